@@ -1,0 +1,239 @@
+"""Settings: built-in defaults → TOML config file → environment → command-line flags.
+
+`load_settings` is the one pure function that builds the frozen `Settings` object the app gets.
+The API key itself is read from the environment variable the settings name; it is never
+written anywhere and never shown (it is left out of `repr`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "no-key-needed"
+"""Sent to local servers (Ollama, vLLM, llama.cpp) that need no key: the SDK insists on one."""
+
+_HOSTS_NEEDING_KEYS = ("openai.com", "openrouter.ai", "groq.com", "mistral.ai", "together.xyz",
+                       "deepseek.com", "x.ai", "anthropic.com", "googleapis.com", "fireworks.ai")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. `str(error)` is one line naming the file and problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the app needs to run, decided once at start-up."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """Any OpenAI-compatible endpoint, up to and including `/v1`."""
+    model: str = "gpt-4o-mini"
+    """Model id sent with each request."""
+    system: str = "You are a helpful assistant."
+    """System prompt sent first in every request; empty sends none."""
+    temperature: float | None = None
+    """Sampling temperature; None leaves it to the server."""
+    max_tokens: int | None = None
+    """Cap on answer length; None leaves it to the server."""
+    stream: bool = True
+    """False sends one non-streaming request per answer."""
+    theme: str = "textual-dark"
+    """Textual theme name (built-in or from a themes/ file)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable that holds the key. The key is never stored."""
+    api_key: str | None = field(default=None, repr=False, compare=False)
+    """The key itself, read from `api_key_env`; never printed, logged or stored."""
+    retries: int = 3
+    """Automatic retries of transient failures before the first token; 0 turns them off."""
+    retry_max_wait: float = 60.0
+    """Longest wait before a retry, whatever Retry-After says."""
+    stall_timeout: float = 60.0
+    """Seconds without a byte from the server before an answer is ended as stalled."""
+    connect_timeout: float = 10.0
+    """Seconds to wait for the connection to be made."""
+    max_input_chars: int = 200_000
+    """Longest message the input will send."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """Binding id → keys, e.g. {"chat.cancel": "f8"}."""
+    config_path: Path | None = None
+    """The config file that was read, if any."""
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether the endpoint is a hosted service that will refuse requests without a key."""
+        host = (urlparse(self.base_url).hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in _HOSTS_NEEDING_KEYS)
+
+    @property
+    def effective_api_key(self) -> str:
+        """The key to send: the configured one, or a placeholder for servers that need none."""
+        return self.api_key or PLACEHOLDER_KEY
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "base_url": (str,),
+    "model": (str,),
+    "system": (str,),
+    "temperature": (int, float),
+    "max_tokens": (int,),
+    "stream": (bool,),
+    "theme": (str,),
+    "api_key_env": (str,),
+    "retries": (int,),
+    "retry_max_wait": (int, float),
+    "stall_timeout": (int, float),
+    "connect_timeout": (int, float),
+    "max_input_chars": (int,),
+}
+_TABLES = {"keys"}
+_ENV_NAMES = {
+    "OPENAI_BASE_URL": "base_url",
+    "OPENAI_MODEL": "model",
+    "TEMPERATURE": "temperature",
+    "MAX_TOKENS": "max_tokens",
+}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
+    if match := pattern.search(text):
+        return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def _where(path: Path, text: str, key: str) -> str:
+    line = _line_of(text, key)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _check_value(name: str, value: Any, where: str) -> Any:
+    types = _FIELD_TYPES[name]
+    if isinstance(value, bool) and bool not in types:
+        raise ConfigError(f"{where}: '{name}' must be {_type_name(types)}, not {value!r}")
+    if not isinstance(value, types):
+        raise ConfigError(f"{where}: '{name}' must be {_type_name(types)}, not {value!r}")
+    _check_range(name, value, where)
+    return float(value) if float in types else value
+
+
+def _check_range(name: str, value: Any, where: str) -> None:
+    if name == "temperature" and not 0 <= value <= 2:
+        raise ConfigError(f"{where}: 'temperature' must be between 0 and 2, not {value}")
+    if name in ("max_tokens", "max_input_chars") and value <= 0:
+        raise ConfigError(f"{where}: '{name}' must be a positive whole number, not {value}")
+    if name in ("retries",) and value < 0:
+        raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")
+    if name in ("stall_timeout", "connect_timeout", "retry_max_wait") and value <= 0:
+        raise ConfigError(f"{where}: '{name}' must be more than 0 seconds, not {value}")
+    if name == "base_url":
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"{where}: 'base_url' must be an http(s) URL such as "
+                              f"http://127.0.0.1:11434/v1, not {value!r}")
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    if float in types:
+        return "a number"
+    if int in types:
+        return "a whole number"
+    if bool in types:
+        return "true or false"
+    return "a string"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read and validate a TOML config file. Raises ConfigError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = _where(path, text, key)
+        if key == "api_key":
+            raise ConfigError(f"{where}: keys are not kept in the config file; put the key in an "
+                              "environment variable and name it with api_key_env")
+        if key in _TABLES:
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{where}: [keys] must map binding ids to key names")
+            values["keymap"] = dict(value)
+            continue
+        if key not in _FIELD_TYPES:
+            known = ", ".join(sorted([*_FIELD_TYPES, *_TABLES]))
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {known})")
+        values[key] = _check_value(key, value, where)
+    return values
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for env_name, name in _ENV_NAMES.items():
+        raw = environ.get(env_name)
+        if raw is None or raw == "":
+            continue
+        where = f"environment variable {env_name}"
+        value: Any = raw
+        if name == "temperature":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{where}: must be a number, not {raw!r}") from None
+        elif name == "max_tokens":
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{where}: must be a whole number, not {raw!r}") from None
+        values[name] = _check_value(name, value, where)
+    return values
+
+
+def load_settings(
+    path: Path | None,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    path_is_explicit: bool = False,
+    **flags: Any,
+) -> Settings:
+    """Build the one Settings object: defaults < TOML file < environment < flags.
+
+    Args:
+        path: The config file; a missing default file is fine, a missing explicit one is not.
+        environ: The environment to read (tests pass their own).
+        path_is_explicit: The path came from `--config`, so it must exist.
+        flags: Values from the command line; None means "not given".
+
+    Raises:
+        ConfigError: with one line that names the file, line and problem.
+    """
+    values: dict[str, Any] = {}
+    if path is not None and (path_is_explicit or path.exists()):
+        values.update(read_config_file(path))
+        values["config_path"] = path
+    values.update(_from_environ(environ))
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name not in _FIELD_TYPES:
+            raise ConfigError(f"unknown option {name}")
+        values[name] = _check_value(name, value, f"--{name.replace('_', '-')}")
+    settings = Settings(**values)
+    key = environ.get(settings.api_key_env) or None
+    return replace(settings, api_key=key)
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]

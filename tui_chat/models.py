@@ -1,0 +1,178 @@
+"""Domain types shared by every layer: messages, request parameters, stream events, errors.
+
+No Textual and no SDK imports here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+MessageStatus = Literal["waiting", "streaming", "done", "cancelled", "interrupted", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One turn of a conversation as it is sent to the model."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestParams:
+    """What a request asks of the model, besides the messages."""
+
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of answer text, in arrival order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts as reported by the server."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The server said the answer is complete."""
+
+    reason: str
+    """As the server said it: "stop", "length", "content_filter", ..."""
+
+
+StreamEvent = Delta | Usage | Finished
+
+
+@dataclass(slots=True)
+class Metrics:
+    """Figures of one answer, shown under it when it ends."""
+
+    started_at: float | None = None
+    first_token_at: float | None = None
+    ended_at: float | None = None
+    completion_tokens: int | None = None
+    """From the server's usage report when given."""
+    estimated_tokens: int = 0
+    """Our own estimate, used when the server reports no usage."""
+    prompt_tokens: int | None = None
+
+    @property
+    def tokens(self) -> int:
+        return self.completion_tokens if self.completion_tokens is not None else self.estimated_tokens
+
+    @property
+    def tokens_estimated(self) -> bool:
+        return self.completion_tokens is None
+
+    @property
+    def ttft(self) -> float | None:
+        if self.started_at is None or self.first_token_at is None:
+            return None
+        return self.first_token_at - self.started_at
+
+    @property
+    def total_time(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.ended_at is None:
+            return None
+        span = self.ended_at - self.first_token_at
+        return self.tokens / span if span > 0 else None
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A conversation as the app holds it in memory."""
+
+    id: int | None = None
+    title: str = ""
+    messages: list[Message] = field(default_factory=list)
+
+
+class ProviderError(Exception):
+    """Base of every error a provider raises. `str(error)` is one line fit to show the user."""
+
+    retryable: bool = False
+    """Whether retrying the same request later may succeed (before any text arrived)."""
+
+
+class RateLimited(ProviderError):
+    """HTTP 429: the server asks us to slow down."""
+
+    retryable = True
+
+    def __init__(self, retry_after: float | None, detail: str = "") -> None:
+        hint = f"; retry in {retry_after:.0f} s" if retry_after else ""
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"429: rate limited by the server{hint}{extra}")
+        self.retry_after = retry_after
+
+
+class AuthFailed(ProviderError):
+    """401/403: the key is missing or rejected."""
+
+
+class ModelNotFound(ProviderError):
+    """404 or an unknown model name."""
+
+
+class ContextTooLong(ProviderError):
+    """400 because the conversation is longer than the model's context window."""
+
+
+class BadRequest(ProviderError):
+    """Another 4xx: the server refused the request as sent."""
+
+
+class ServerError(ProviderError):
+    """5xx from the server."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Unreachable(ProviderError):
+    """The connection could not be made (refused, DNS, TLS) or timed out before an answer."""
+
+    retryable = True
+
+
+class StreamBroken(ProviderError):
+    """The answer stopped before the server said it was finished."""
+
+
+class StreamStalled(StreamBroken):
+    """No bytes arrived for longer than the stall timeout."""
+
+
+class BadResponse(ProviderError):
+    """The server sent something that is not the protocol (malformed event, not JSON)."""
+
+
+class NoApiKey(ProviderError):
+    """The endpoint needs a key and none is configured."""
