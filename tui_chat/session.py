@@ -1,0 +1,203 @@
+"""Exchange: one request's life. Reads the provider to the end, holds text while the display
+is paused, retries transient failures before the first token, and keeps the figures.
+
+No Textual here: the screen drives an Exchange from a worker and shows what it yields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+
+from tui_chat.models import (
+    Delta,
+    Finished,
+    Message,
+    Metrics,
+    ProviderError,
+    RateLimited,
+    RequestParams,
+    ServerError,
+    Usage,
+)
+from tui_chat.providers.base import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for failures before the first token."""
+
+    retries: int = 3
+    """Automatic retries after the first attempt; 0 turns them off."""
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    """No wait is longer than this, whatever the server's Retry-After says."""
+
+    def delay(self, attempt: int, error: ProviderError, rng: random.Random) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        retry_after: float | None = None
+        if isinstance(error, RateLimited | ServerError):
+            retry_after = error.retry_after
+        if retry_after is not None and retry_after >= 0:
+            return min(retry_after, self.max_delay)
+        backoff = self.base_delay * 2 ** (attempt - 1)
+        return min(backoff * (0.5 + rng.random()), self.max_delay)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPending:
+    """Told to the watcher while the exchange waits before retrying."""
+
+    attempt: int
+    retries: int
+    resume_at: float
+    """Clock time at which the retry starts."""
+    error: ProviderError
+
+
+class Exchange:
+    """One request and its answer.
+
+    Args:
+        provider: Where the answer comes from.
+        messages: The conversation to send (system prompt first).
+        params: Model and sampling parameters.
+        retry: How transient failures before the first token are retried.
+        clock: Monotonic clock (tests inject their own).
+        sleep: How to wait between retries (tests inject their own).
+        on_retry: Called when a retry is scheduled, so the UI can show a countdown.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        messages: Sequence[Message],
+        params: RequestParams,
+        *,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_retry: Callable[[RetryPending | None], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._provider = provider
+        self.messages = tuple(messages)
+        self.params = params
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._on_retry = on_retry
+        self._rng = rng or random.Random()
+        self._held: list[str] = []
+        self._held_chars = 0
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self.parts: list[str] = []
+        """Every piece of text received, shown or not."""
+        self.chunks = 0
+        self.metrics = Metrics()
+        self.finish_reason: str | None = None
+        self.attempts = 0
+        self.retry_pending: RetryPending | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    @property
+    def held_chars(self) -> int:
+        """Characters received but held back from the display."""
+        return self._held_chars
+
+    def pause(self) -> None:
+        """Stop showing text; reading goes on and nothing is dropped."""
+        self._resumed.clear()
+
+    def resume(self) -> str:
+        """Show again; returns the text held back meanwhile."""
+        self._resumed.set()
+        return self._take_held()
+
+    def _take_held(self) -> str:
+        text = "".join(self._held)
+        self._held.clear()
+        self._held_chars = 0
+        return text
+
+    def _set_retry(self, pending: RetryPending | None) -> None:
+        self.retry_pending = pending
+        if self._on_retry is not None:
+            self._on_retry(pending)
+
+    async def display_text(self) -> AsyncGenerator[str, None]:
+        """Yield text as it should appear; nothing while paused (reading goes on).
+
+        Raises:
+            ProviderError: when the request fails for good. Text received before the
+                failure was already yielded (or is held, if paused) and is in `parts`.
+        """
+        self.metrics.started_at = self._clock()
+        while True:
+            self.attempts += 1
+            try:
+                async for text in self._one_attempt():
+                    yield text
+            except ProviderError as error:
+                retries_done = self.attempts - 1
+                if self.parts or not error.retryable or retries_done >= self._retry.retries:
+                    raise
+                delay = self._retry.delay(self.attempts, error, self._rng)
+                self._set_retry(RetryPending(self.attempts, self._retry.retries,
+                                             self._clock() + delay, error))
+                try:
+                    await self._sleep(delay)
+                finally:
+                    self._set_retry(None)
+                continue
+            break
+        await self._resumed.wait()  # finished while paused: the rest shows on resume
+        if self._held:
+            yield self._take_held()
+
+    async def _one_attempt(self) -> AsyncGenerator[str, None]:
+        try:
+            async with aclosing(self._provider.stream(self.messages, self.params)) as events:
+                async for event in events:
+                    match event:
+                        case Delta(text=text):
+                            if not text:
+                                continue
+                            if self.metrics.first_token_at is None:
+                                self.metrics.first_token_at = self._clock()
+                            self.parts.append(text)
+                            self.chunks += 1
+                            self.metrics.estimated_tokens += 1  # about one token per chunk
+                            self._held.append(text)
+                            self._held_chars += len(text)
+                            if not self.paused:
+                                yield self._take_held()
+                        case Usage(prompt_tokens=prompt, completion_tokens=completion):
+                            self.metrics.prompt_tokens = prompt
+                            self.metrics.completion_tokens = completion
+                        case Finished(reason=reason):
+                            self.finish_reason = reason
+        finally:
+            self.metrics.ended_at = self._clock()
+            if not self.params.stream:  # one chunk holds the whole answer
+                self.metrics.estimated_tokens = max(1, round(sum(map(len, self.parts)) / 4))
+
+    def live_tokens_per_second(self) -> float | None:
+        """Speed so far, for the status bar while the answer streams."""
+        first = self.metrics.first_token_at
+        if first is None:
+            return None
+        span = self._clock() - first
+        return self.metrics.tokens / span if span > 0.2 else None
