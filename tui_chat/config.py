@@ -102,7 +102,7 @@ _ENV_NAMES = {
 
 
 def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
+    pattern = re.compile(rf"^[ \t]*\"?{re.escape(key)}\"?[ \t]*=", re.MULTILINE)
     if match := pattern.search(text):
         return text.count("\n", 0, match.start()) + 1
     return None
