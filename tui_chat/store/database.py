@@ -1,0 +1,744 @@
+"""ConversationStore: conversations and messages in one SQLite file (stdlib sqlite3, WAL).
+
+Every method is synchronous and each write is one short transaction, so the UI thread can call
+them directly. SQLite errors come out as `StoreError`, with a message fit to show the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, get_args
+
+from tui_chat.models import Message, Metrics
+from tui_chat.sanitize import sanitize, sanitize_line
+from tui_chat.store import migrations
+
+StoredRole = Literal["user", "assistant", "system", "error"]
+StoredStatus = Literal["done", "streaming", "cancelled", "interrupted", "failed"]
+
+EXPORT_FORMAT = "tui-chat.conversation"
+EXPORT_VERSION = 1
+TITLE_LENGTH = 60
+BUSY_TIMEOUT = 2.0
+"""Seconds to wait for another process's write; short, because the UI thread is waiting."""
+
+_ROLES: tuple[str, ...] = get_args(StoredRole)
+_STATUSES: tuple[str, ...] = get_args(StoredStatus)
+_ANSWER_ROLES = ("assistant", "error")
+_TRIGRAM = 3
+"""Shortest term the trigram index can find; shorter terms are matched by scanning."""
+_SNIPPET_BEFORE = 40
+_SNIPPET_LENGTH = 140
+
+
+class StoreError(Exception):
+    """The database could not be read or written. `str(error)` is one line for the user."""
+
+
+class SchemaTooNew(StoreError):
+    """The file was written by a newer tui-chat; opening it could lose data."""
+
+
+class NotFound(StoreError, LookupError):
+    """No conversation or message has that id."""
+
+
+class BadExport(StoreError, ValueError):
+    """The data given to `import_json` is not a conversation export this version can read."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSummary:
+    """One conversation's own fields, with how many messages it shows."""
+
+    id: int
+    title: str
+    model: str
+    system: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    """Current messages only: previous versions of retried answers are not counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One row of a conversation, as saved."""
+
+    id: int
+    conversation_id: int
+    position: int
+    """Slot in the conversation; every version of one answer shares it."""
+    version: int
+    """1 for the first answer in a slot, then 2, 3, … for each retry."""
+    is_current: bool
+    """False for an earlier version that a retry replaced."""
+    role: StoredRole
+    content: str
+    status: StoredStatus
+    model: str
+    created_at: datetime
+    updated_at: datetime
+    ttft: float | None
+    total_time: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    tokens_estimated: bool
+    error: str | None
+
+    def to_message(self) -> Message | None:
+        """The turn as sent to a model, or None for an error row (never sent)."""
+        if self.role == "error":
+            return None
+        return Message(self.role, self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation title or message that matches a search, with where the match is."""
+
+    conversation_id: int
+    message_id: int | None
+    """None when the conversation's title matched."""
+    title: str
+    role: StoredRole | None
+    snippet: str
+    """One line of text around the first match, "…" where it was cut; sanitised."""
+    highlights: tuple[tuple[int, int], ...]
+    """(start, end) offsets into `snippet` of every matched term."""
+
+
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, position, version, is_current, role, content, status, model,"
+    " created_at, updated_at, ttft, total_time, prompt_tokens, completion_tokens,"
+    " tokens_estimated, error"
+)
+_CONVERSATION_COLUMNS = (
+    "c.id, c.title, c.model, c.system_prompt, c.created_at, c.updated_at,"
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.is_current = 1)"
+)
+# Export field name -> accepted JSON types and whether null is allowed; the export writes
+# exactly these, in this order, after the row's id.
+_EXPORTED_MESSAGE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "position": ((int,), False),
+    "version": ((int,), False),
+    "is_current": ((bool,), False),
+    "role": ((str,), False),
+    "content": ((str,), False),
+    "status": ((str,), False),
+    "model": ((str,), False),
+    "created_at": ((str,), False),
+    "updated_at": ((str,), False),
+    "ttft": ((int, float), True),
+    "total_time": ((int, float), True),
+    "prompt_tokens": ((int,), True),
+    "completion_tokens": ((int,), True),
+    "tokens_estimated": ((bool,), False),
+    "error": ((str,), True),
+}
+
+
+class ConversationStore:
+    """The conversation database: one SQLite file, opened (and upgraded) on construction.
+
+    Args:
+        path: The database file. It and any missing parent directories are created owner-only
+            (0600 / 0700); an existing file or directory keeps its mode.
+        clock: Wall-clock seconds for timestamps (tests inject their own).
+
+    Raises:
+        SchemaTooNew: The file was written by a newer version.
+        StoreError: The file cannot be opened or is not a database.
+    """
+
+    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        try:
+            _create_private_file(path)
+            self._connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        except OSError as error:
+            raise StoreError(f"cannot open {path}: {error.strerror or error}") from error
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open {path}: {error}") from error
+        try:
+            with _translated_errors(path):
+                self._connection.execute("PRAGMA foreign_keys = ON")
+                self._connection.execute("PRAGMA journal_mode = WAL")
+                # In WAL mode NORMAL still survives a killed process; it skips an fsync per commit.
+                self._connection.execute("PRAGMA synchronous = NORMAL")
+                found = migrations.schema_version(self._connection)
+                if found > migrations.LATEST_VERSION:
+                    raise SchemaTooNew(
+                        f"{path} has schema version {found}; this tui-chat reads up to "
+                        f"{migrations.LATEST_VERSION}. Upgrade tui-chat to open it."
+                    )
+                migrations.upgrade(self._connection)
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file; the write-ahead log is folded back into it when this is the last user."""
+        self._connection.close()
+
+    def __enter__(self) -> ConversationStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Conversations
+
+    def create_conversation(self, title: str = "", model: str = "", system: str = "") -> int:
+        """Start an empty conversation and return its id."""
+        now = self._now()
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_clean_title(title), model, system, now, now),
+            )
+        return _last_id(cursor)
+
+    def get_conversation(self, conversation_id: int) -> ConversationSummary | None:
+        rows = self._read(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ?",
+            (conversation_id,),
+        )
+        return _conversation(rows[0]) if rows else None
+
+    def list_conversations(self, limit: int = 200) -> list[ConversationSummary]:
+        """Conversations, the most recently active first."""
+        rows = self._read(
+            f"SELECT {_CONVERSATION_COLUMNS} FROM conversations c"
+            " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [_conversation(row) for row in rows]
+
+    def latest_conversation_id(self) -> int | None:
+        rows = self._read(
+            "SELECT id FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1", ()
+        )
+        return int(rows[0][0]) if rows else None
+
+    def rename(self, conversation_id: int, title: str) -> None:
+        """Set the title (made one line and terminal-safe). Raises NotFound."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?",
+                (_clean_title(title), conversation_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no conversation {conversation_id}")
+
+    def set_title_if_empty(self, conversation_id: int, text: str) -> str | None:
+        """Title an untitled conversation from `text` (its first user message).
+
+        Returns:
+            The new title, or None if the conversation already had one or `text` is blank.
+        """
+        title = title_from(text)
+        if not title:
+            return None
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                (title, conversation_id),
+            )
+        return title if cursor.rowcount else None
+
+    def delete(self, conversation_id: int) -> None:
+        """Delete a conversation with all its messages. Raises NotFound."""
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if cursor.rowcount == 0:
+                raise NotFound(f"no conversation {conversation_id}")
+
+    # Messages
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: StoredRole,
+        content: str,
+        *,
+        status: StoredStatus = "done",
+        model: str = "",
+        error: str | None = None,
+    ) -> int:
+        """Append a finished message (a prompt, a system note, an error) and return its id."""
+        _check(role, _ROLES, "role")
+        _check(status, _STATUSES, "status")
+        now = self._now()
+        with self._write() as db:
+            position = self._next_position(db, conversation_id)
+            cursor = db.execute(
+                "INSERT INTO messages (conversation_id, position, role, content, status, model,"
+                " created_at, updated_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, position, role, content, status, model, now, now, error),
+            )
+            self._touch(db, conversation_id, now)
+        return _last_id(cursor)
+
+    def start_answer(
+        self, conversation_id: int, *, model: str, replaces: int | None = None
+    ) -> int:
+        """Add an empty assistant message in status 'streaming' and return its id.
+
+        Args:
+            conversation_id: The conversation the answer belongs to.
+            model: The model asked.
+            replaces: An earlier answer (or error row) this one retries. It stays in the
+                database as a previous version, and the new answer takes its slot.
+
+        Raises:
+            NotFound: No such conversation, or `replaces` is not an answer in it.
+        """
+        now = self._now()
+        with self._write() as db:
+            if replaces is None:
+                position, version = self._next_position(db, conversation_id), 1
+            else:
+                row = db.execute(
+                    "SELECT position FROM messages WHERE id = ? AND conversation_id = ?"
+                    " AND role IN ('assistant', 'error')",
+                    (replaces, conversation_id),
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"no answer {replaces} in conversation {conversation_id}")
+                position = row[0]
+                (version,) = db.execute(
+                    "SELECT max(version) + 1 FROM messages"
+                    " WHERE conversation_id = ? AND position = ?",
+                    (conversation_id, position),
+                ).fetchone()
+                db.execute(
+                    "UPDATE messages SET is_current = 0 WHERE conversation_id = ? AND position = ?",
+                    (conversation_id, position),
+                )
+            cursor = db.execute(
+                "INSERT INTO messages (conversation_id, position, version, role, status, model,"
+                " created_at, updated_at) VALUES (?, ?, ?, 'assistant', 'streaming', ?, ?, ?)",
+                (conversation_id, position, version, model, now, now),
+            )
+            self._touch(db, conversation_id, now)
+        return _last_id(cursor)
+
+    def save_partial(self, message_id: int, content: str) -> bool:
+        """Save the text of an answer still streaming (about once a second).
+
+        Returns:
+            False if the message is not streaming any more (finished, or marked interrupted),
+            in which case nothing is written.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE messages SET content = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'streaming'",
+                (content, self._now(), message_id),
+            )
+        return cursor.rowcount > 0
+
+    def finish_answer(
+        self,
+        message_id: int,
+        content: str,
+        status: StoredStatus,
+        *,
+        metrics: Metrics | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Save an answer's final text, how it ended, its figures and any error text.
+
+        Raises:
+            NotFound: No message has that id.
+            ValueError: `status` is 'streaming' or unknown.
+        """
+        _check(status, _STATUSES, "status")
+        if status == "streaming":
+            raise ValueError("an answer cannot finish as 'streaming'")
+        figures: tuple[float | int | None, ...] = (None, None, None, None)
+        estimated = False
+        if metrics is not None:
+            figures = (metrics.ttft, metrics.total_time, metrics.prompt_tokens, metrics.tokens)
+            estimated = metrics.tokens_estimated
+        now = self._now()
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE messages SET content = ?, status = ?, updated_at = ?, ttft = ?,"
+                " total_time = ?, prompt_tokens = ?, completion_tokens = ?,"
+                " tokens_estimated = ?, error = ? WHERE id = ? RETURNING conversation_id",
+                (content, status, now, *figures, estimated, error, message_id),
+            )
+            rows = cursor.fetchall()  # finishes the statement before COMMIT
+            if not rows:
+                raise NotFound(f"no message {message_id}")
+            self._touch(db, rows[0][0], now)
+
+    def mark_interrupted(self) -> int:
+        """Mark every answer left 'streaming' (its app was killed) as 'interrupted'.
+
+        Call once after opening. Returns how many answers were marked.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE messages SET status = 'interrupted', updated_at = ?"
+                " WHERE status = 'streaming'",
+                (self._now(),),
+            )
+        return cursor.rowcount
+
+    def messages(
+        self, conversation_id: int, *, current_only: bool = True
+    ) -> list[StoredMessage]:
+        """A conversation's messages in order; with `current_only=False`, every version too."""
+        current = " AND is_current = 1" if current_only else ""
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?{current}"
+            " ORDER BY position, version",
+            (conversation_id,),
+        )
+        return [_message(row) for row in rows]
+
+    def answer_versions(self, message_id: int) -> list[StoredMessage]:
+        """Every version of the answer in this message's slot, oldest first ([] if unknown)."""
+        rows = self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE (conversation_id, position) ="
+            " (SELECT conversation_id, position FROM messages WHERE id = ?) ORDER BY version",
+            (message_id,),
+        )
+        return [_message(row) for row in rows]
+
+    # Search
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Find conversations whose title, or current messages whose text, hold every word.
+
+        Words are matched as literal, case-insensitive substrings, so any typed text is a valid
+        query (FTS operators and quotes are taken literally) and Chinese or Japanese text needs
+        no spaces. Title hits come first, then message hits, each best match first.
+        """
+        terms = _terms(query)
+        if not terms:
+            return []
+        found = self._matches("title", terms, limit)
+        found += self._matches("message", terms, limit - len(found))
+        pattern = re.compile("|".join(map(re.escape, terms)), re.IGNORECASE)
+        hits = []
+        for conversation_id, message_id, title, role, text in found:
+            snippet, highlights = _snippet(text, pattern)
+            hits.append(
+                SearchHit(conversation_id, message_id, title, role, snippet, highlights)
+            )
+        return hits
+
+    def _matches(
+        self, kind: Literal["title", "message"], terms: list[str], limit: int
+    ) -> list[tuple[Any, ...]]:
+        if limit <= 0:
+            return []
+        indexed = [term for term in terms if len(term) >= _TRIGRAM]
+        scanned = [term for term in terms if len(term) < _TRIGRAM]
+        if kind == "title":
+            select = "SELECT c.id, NULL, c.title, NULL, c.title FROM conversations c"
+            index, join, text, where = "title_search", "c.id = title_search.rowid", "c.title", []
+        else:
+            select = (
+                "SELECT m.conversation_id, m.id, c.title, m.role, m.content FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+            )
+            index, join, text = "message_search", "m.id = message_search.rowid", "m.content"
+            where = ["m.is_current = 1"]
+        params: list[object] = []
+        if indexed:
+            select += f" JOIN {index} ON {join}"
+            where.append(f"{index} MATCH ?")
+            # Each word as an FTS5 string (quotes doubled): nothing typed is read as syntax.
+            params.append(" AND ".join('"' + term.replace('"', '""') + '"' for term in indexed))
+        for term in scanned:
+            where.append(f"instr(lower({text}), lower(?)) > 0")
+            params.append(term)
+        order = f"{index}.rank, " if indexed else ""
+        newest = "m.id" if kind == "message" else "c.updated_at"
+        sql = f"{select} WHERE {' AND '.join(where)} ORDER BY {order}{newest} DESC LIMIT ?"
+        return self._read(sql, (*params, limit))
+
+    # Export and import
+
+    def export_json(self, conversation_id: int) -> dict[str, Any]:
+        """The conversation and every message, previous versions included. Raises NotFound.
+
+        Holds no API key or setting beyond the conversation's own model and system prompt.
+        """
+        row = self._read(
+            "SELECT id, title, model, system_prompt, created_at, updated_at FROM conversations"
+            " WHERE id = ?",
+            (conversation_id,),
+        )
+        if not row:
+            raise NotFound(f"no conversation {conversation_id}")
+        cid, title, model, system, created_at, updated_at = row[0]
+        messages = []
+        for message in self.messages(conversation_id, current_only=False):
+            fields: dict[str, Any] = {"id": message.id}
+            for name in _EXPORTED_MESSAGE_FIELDS:
+                value = getattr(message, name)
+                fields[name] = _timestamp(value) if isinstance(value, datetime) else value
+            messages.append(fields)
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "conversation": {
+                "id": cid, "title": title, "model": model, "system": system,
+                "created_at": created_at, "updated_at": updated_at,
+            },
+            "messages": messages,
+        }
+
+    def import_json(self, data: Any) -> int:
+        """Add a conversation from `export_json` output and return its new id.
+
+        Ids are new; everything else is kept, except that text is made terminal-safe (it came
+        from a file) and an answer exported mid-stream arrives as 'interrupted'.
+
+        Raises:
+            BadExport: `data` is not a version-1 tui-chat conversation export.
+        """
+        conversation, rows = _validated_export(data)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                conversation,
+            )
+            new_id = _last_id(cursor)
+            try:
+                db.executemany(
+                    f"INSERT INTO messages (conversation_id, {', '.join(_EXPORTED_MESSAGE_FIELDS)})"
+                    f" VALUES (?{', ?' * len(_EXPORTED_MESSAGE_FIELDS)})",
+                    [(new_id, *row) for row in rows],
+                )
+            except sqlite3.IntegrityError as error:
+                raise BadExport(f"inconsistent messages in the export: {error}") from error
+        return new_id
+
+    def export_markdown(self, conversation_id: int) -> str:
+        """The conversation as it reads on screen (current versions only). Raises NotFound."""
+        summary = self.get_conversation(conversation_id)
+        if summary is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        lines = [f"# {summary.title or 'Untitled conversation'}", ""]
+        if summary.model:
+            lines.append(f"- Model: {summary.model}")
+        lines += [f"- Started: {summary.created_at:%Y-%m-%d %H:%M} UTC", ""]
+        if summary.system:
+            lines += ["## System", "", summary.system, ""]
+        for message in self.messages(conversation_id):
+            heading = message.role.capitalize()
+            if message.role == "assistant" and message.model:
+                heading += f" ({message.model})"
+            lines += [f"## {heading}", "", message.content, ""]
+            if message.status != "done":
+                note = f"_{message.status.capitalize()}"
+                note += f": {message.error}_" if message.error else "._"
+                lines += [note, ""]
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    # Internals
+
+    def _now(self) -> str:
+        return _timestamp(datetime.fromtimestamp(self._clock(), UTC))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, taking the write lock up front so it cannot fail half way."""
+        with _translated_errors(self.path):
+            self._connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                self._connection.execute("ROLLBACK")
+                raise
+            self._connection.execute("COMMIT")
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        with _translated_errors(self.path):
+            return self._connection.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _next_position(db: sqlite3.Connection, conversation_id: int) -> int:
+        row = db.execute(
+            "SELECT (SELECT coalesce(max(position), 0) + 1 FROM messages"
+            " WHERE conversation_id = ?) FROM conversations WHERE id = ?",
+            (conversation_id, conversation_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no conversation {conversation_id}")
+        return int(row[0])
+
+    @staticmethod
+    def _touch(db: sqlite3.Connection, conversation_id: int, now: str) -> None:
+        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+
+
+def title_from(text: str) -> str:
+    """A title from a message: its first non-blank line, one line, at most TITLE_LENGTH chars."""
+    line = next((line for line in text.splitlines() if line.strip()), "")
+    title = " ".join(sanitize_line(line).split())
+    if len(title) > TITLE_LENGTH:
+        title = title[: TITLE_LENGTH - 1].rstrip() + "…"
+    return title
+
+
+def _clean_title(title: str) -> str:
+    return " ".join(sanitize_line(title).split())
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the file and missing directories owner-only before SQLite opens it.
+
+    SQLite gives the -wal and -shm files the database file's mode, so they follow.
+    """
+    missing = []
+    directory = path.parent
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def _translated_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise StoreError(f"conversation database {path}: {error}") from error
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def _last_id(cursor: sqlite3.Cursor) -> int:
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def _timestamp(moment: datetime) -> str:
+    """Fixed-width UTC ISO 8601, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _conversation(row: tuple[Any, ...]) -> ConversationSummary:
+    cid, title, model, system, created_at, updated_at, count = row
+    return ConversationSummary(
+        cid, title, model, system,
+        datetime.fromisoformat(created_at), datetime.fromisoformat(updated_at), count,
+    )
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    (mid, cid, position, version, current, role, content, status, model, created_at,
+     updated_at, ttft, total_time, prompt_tokens, completion_tokens, estimated, error) = row
+    return StoredMessage(
+        mid, cid, position, version, bool(current), role, content, status, model,
+        datetime.fromisoformat(created_at), datetime.fromisoformat(updated_at),
+        ttft, total_time, prompt_tokens, completion_tokens, bool(estimated), error,
+    )
+
+
+def _terms(query: str) -> list[str]:
+    """The query's words, each once (case-insensitively), NULs dropped."""
+    terms: dict[str, str] = {}
+    for word in query.replace("\x00", " ").split():
+        terms.setdefault(word.casefold(), word)
+    return list(terms.values())
+
+
+def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    first = pattern.search(text)
+    start = max(0, first.start() - _SNIPPET_BEFORE) if first else 0
+    end = min(len(text), start + _SNIPPET_LENGTH)
+    snippet = sanitize_line(text[start:end]).strip()
+    snippet = ("…" if start > 0 else "") + snippet + ("…" if end < len(text) else "")
+    # Spans are found again in the cleaned text, so they index what the UI shows.
+    return snippet, tuple(match.span() for match in pattern.finditer(snippet))
+
+
+def _validated_export(data: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Check an export and return the conversation row and message rows to insert."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise BadExport("not a tui-chat conversation export")
+    if data.get("version") != EXPORT_VERSION:
+        raise BadExport(f"export version {data.get('version')!r} is not supported")
+    conversation, messages = data.get("conversation"), data.get("messages")
+    if not isinstance(conversation, dict) or not isinstance(messages, list):
+        raise BadExport("an export needs a 'conversation' object and a 'messages' list")
+    head = []
+    for name in ("title", "model", "system", "created_at", "updated_at"):
+        value = conversation.get(name)
+        if not isinstance(value, str):
+            raise BadExport(f"conversation.{name} must be a string")
+        head.append(value)
+    head[0], head[2] = _clean_title(head[0]), sanitize(head[2])
+    head[3], head[4] = _imported_time(head[3], "created_at"), _imported_time(head[4], "updated_at")
+    rows = []
+    for number, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadExport(f"messages[{number}] must be an object")
+        row: list[Any] = []
+        for name, (types, nullable) in _EXPORTED_MESSAGE_FIELDS.items():
+            value = message.get(name)
+            fits = isinstance(value, types) and (bool in types or not isinstance(value, bool))
+            if not (fits or (value is None and nullable)):
+                raise BadExport(f"messages[{number}].{name} is missing or of the wrong type")
+            row.append(value)
+        fields: dict[str, Any] = dict(zip(_EXPORTED_MESSAGE_FIELDS, row, strict=True))
+        if fields["role"] not in _ROLES or fields["status"] not in _STATUSES:
+            raise BadExport(f"messages[{number}] has an unknown role or status")
+        if fields["status"] == "streaming":
+            fields["status"] = "interrupted"
+        fields["content"] = sanitize(fields["content"])
+        if fields["error"] is not None:
+            fields["error"] = sanitize(fields["error"])
+        for name in ("created_at", "updated_at"):
+            fields[name] = _imported_time(fields[name], f"messages[{number}].{name}")
+        rows.append(tuple(fields.values()))
+    return tuple(head), rows
+
+
+def _imported_time(text: str, where: str) -> str:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadExport(f"{where} is not an ISO 8601 time: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _timestamp(moment)

@@ -1,0 +1,174 @@
+"""Numbered, forward-only schema steps for the conversation database, tracked in user_version.
+
+A step is never edited once released: a change to the schema is a new step at the end. Each
+step runs in its own transaction together with the `user_version` bump, so a crash mid-upgrade
+leaves the file at the previous version, and two processes opening an old file cannot both
+apply the same step.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step from version `version - 1` to `version`."""
+
+    version: int
+    purpose: str
+    statements: tuple[str, ...]
+    """Run one by one: `executescript` would commit the step's transaction half way."""
+
+
+_INITIAL_SCHEMA = Migration(
+    1,
+    "conversations and messages, with answer versions",
+    (
+        """
+        CREATE TABLE conversations (
+            id            INTEGER PRIMARY KEY,
+            title         TEXT NOT NULL DEFAULT '',
+            model         TEXT NOT NULL DEFAULT '',
+            system_prompt TEXT NOT NULL DEFAULT '',
+            created_at    TEXT NOT NULL,
+            updated_at    TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX conversations_by_update ON conversations (updated_at, id)",
+        # A retried answer keeps its slot (`position`) and gets the next `version`; only one
+        # row per slot is current, so the transcript is "current rows by position".
+        """
+        CREATE TABLE messages (
+            id                INTEGER PRIMARY KEY,
+            conversation_id   INTEGER NOT NULL
+                              REFERENCES conversations (id) ON DELETE CASCADE,
+            position          INTEGER NOT NULL,
+            version           INTEGER NOT NULL DEFAULT 1,
+            is_current        INTEGER NOT NULL DEFAULT 1 CHECK (is_current IN (0, 1)),
+            role              TEXT NOT NULL
+                              CHECK (role IN ('user', 'assistant', 'system', 'error')),
+            content           TEXT NOT NULL DEFAULT '',
+            status            TEXT NOT NULL DEFAULT 'done'
+                              CHECK (status IN ('done', 'streaming', 'cancelled',
+                                                'interrupted', 'failed')),
+            model             TEXT NOT NULL DEFAULT '',
+            created_at        TEXT NOT NULL,
+            updated_at        TEXT NOT NULL,
+            ttft              REAL,
+            total_time        REAL,
+            prompt_tokens     INTEGER,
+            completion_tokens INTEGER,
+            tokens_estimated  INTEGER NOT NULL DEFAULT 0 CHECK (tokens_estimated IN (0, 1)),
+            error             TEXT,
+            UNIQUE (conversation_id, position, version)
+        )
+        """,
+        """
+        CREATE UNIQUE INDEX messages_current_slot
+            ON messages (conversation_id, position) WHERE is_current = 1
+        """,
+        # mark_interrupted runs at every start; keep it from scanning every message.
+        "CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'",
+    ),
+)
+
+# The trigram tokenizer matches any substring of three or more characters, so Chinese or
+# Japanese text (no spaces between words) is searchable too; unicode61 would index a whole
+# sentence as one token. Needs SQLite 3.34 or newer.
+_FULL_TEXT_SEARCH = Migration(
+    2,
+    "full-text search over message content and conversation titles",
+    (
+        """
+        CREATE VIRTUAL TABLE message_search USING fts5 (
+            content, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+        )
+        """,
+        """
+        CREATE VIRTUAL TABLE title_search USING fts5 (
+            title, content = 'conversations', content_rowid = 'id', tokenize = 'trigram'
+        )
+        """,
+        """
+        CREATE TRIGGER message_search_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO message_search (rowid, content) VALUES (new.id, new.content);
+        END
+        """,
+        """
+        CREATE TRIGGER message_search_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO message_search (message_search, rowid, content)
+                VALUES ('delete', old.id, old.content);
+        END
+        """,
+        """
+        CREATE TRIGGER message_search_update AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO message_search (message_search, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            INSERT INTO message_search (rowid, content) VALUES (new.id, new.content);
+        END
+        """,
+        """
+        CREATE TRIGGER title_search_insert AFTER INSERT ON conversations BEGIN
+            INSERT INTO title_search (rowid, title) VALUES (new.id, new.title);
+        END
+        """,
+        """
+        CREATE TRIGGER title_search_delete AFTER DELETE ON conversations BEGIN
+            INSERT INTO title_search (title_search, rowid, title)
+                VALUES ('delete', old.id, old.title);
+        END
+        """,
+        """
+        CREATE TRIGGER title_search_update AFTER UPDATE OF title ON conversations BEGIN
+            INSERT INTO title_search (title_search, rowid, title)
+                VALUES ('delete', old.id, old.title);
+            INSERT INTO title_search (rowid, title) VALUES (new.id, new.title);
+        END
+        """,
+        # Index what a version-1 file already holds.
+        "INSERT INTO message_search (message_search) VALUES ('rebuild')",
+        "INSERT INTO title_search (title_search) VALUES ('rebuild')",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _FULL_TEXT_SEARCH)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The version the file is at: 0 for a new, empty file."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def upgrade(connection: sqlite3.Connection) -> list[int]:
+    """Apply every step above the file's version, each in its own transaction.
+
+    The connection must be in autocommit mode (`isolation_level=None`). A file newer than
+    `LATEST_VERSION` is left alone; the caller refuses to open it.
+
+    Returns:
+        The versions applied, in order (empty when the file was up to date).
+    """
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if schema_version(connection) >= migration.version:
+            continue
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied this step while we waited for the lock.
+            if schema_version(connection) >= migration.version:
+                connection.execute("ROLLBACK")
+                continue
+            for statement in migration.statements:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {migration.version:d}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
