@@ -1,0 +1,63 @@
+"""Builds the provider the settings ask for; the SDK is imported only when a request can be made.
+
+Importing `openai` costs about 0.4 s, so this package must not import it at module level: the
+app starts (and shows the first-run hint) without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from tui_chat.models import Message, NoApiKey, RequestParams, StreamEvent
+
+if TYPE_CHECKING:
+    from tui_chat.config import Settings
+    from tui_chat.providers.base import Provider
+
+NO_API_KEY_MESSAGE = (
+    "{host} needs an API key and none is set: run `export {env}=...`, or name another "
+    'variable with `api_key_env = "VAR"` in the config file, or pass `--api-key-env VAR`'
+)
+"""The first-run hint; fill in `host` and `env` (or call `missing_key_message`)."""
+
+
+def missing_key_message(settings: Settings) -> str:
+    """The first-run hint for these settings, naming the host and the variable to set."""
+    host = urlparse(settings.base_url).hostname or settings.base_url
+    return NO_API_KEY_MESSAGE.format(host=host, env=settings.api_key_env)
+
+
+class MissingKeyProvider:
+    """Stands in while no key is set: every request fails with `NoApiKey` and the hint."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def stream(
+        self, messages: Sequence[Message], params: RequestParams
+    ) -> AsyncGenerator[StreamEvent, None]:
+        raise NoApiKey(self.message)
+        yield  # makes this an async generator, like every other provider's stream
+
+    async def list_models(self) -> list[str]:
+        return []
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_provider(settings: Settings) -> Provider:
+    """The provider for `settings`: OpenAI-compatible, or a stand-in when a key is missing."""
+    if settings.needs_key and settings.api_key is None:
+        return MissingKeyProvider(missing_key_message(settings))
+    from tui_chat.providers.openai_compat import OpenAICompatible
+
+    return OpenAICompatible(
+        settings.base_url,
+        settings.effective_api_key,
+        connect_timeout=settings.connect_timeout,
+        stall_timeout=settings.stall_timeout,
+        api_key_env=settings.api_key_env,
+    )

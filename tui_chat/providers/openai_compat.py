@@ -1,0 +1,389 @@
+"""The provider for OpenAI-compatible endpoints: the only module that imports the `openai` SDK.
+
+It owns the wire and nothing else: one request per answer, the SDK's own retries off (the
+session retries and shows the countdown), and every SDK or transport failure turned into one
+of our `ProviderError`s with a single sanitized line that never holds the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import re
+import socket
+import ssl
+import time
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import openai
+
+from tui_chat.models import (
+    AuthFailed,
+    BadRequest,
+    BadResponse,
+    ContextTooLong,
+    Delta,
+    Finished,
+    Message,
+    ModelNotFound,
+    ProviderError,
+    RateLimited,
+    RequestParams,
+    ServerError,
+    StreamBroken,
+    StreamEvent,
+    StreamStalled,
+    Unreachable,
+    Usage,
+)
+from tui_chat.sanitize import sanitize, sanitize_line
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
+MODELS_LISTED = 10
+"""How many model ids a "model not found" error names."""
+DETAIL_CHARS = 200
+"""Longest server message quoted in an error line."""
+MODELS_TIMEOUT = 5.0
+"""Seconds the model listing behind a 404 may take before the error is shown without it."""
+
+_CONTEXT_PATTERN = re.compile(
+    r"context[ _](length|window)|maximum context|too many tokens|prompt is too long"
+    r"|reduce the length", re.IGNORECASE)
+_MODEL_MISSING_PATTERN = re.compile(r"model.*(not found|does not exist|unknown)", re.IGNORECASE)
+_KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{6,}")
+_TAGS = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What one request has delivered so far, to tell "unreachable" from "broke mid-answer"."""
+
+    connected: bool = False
+    """The server answered with a status line (so it was reached)."""
+    text: bool = False
+    finish_reason: str | None = None
+
+
+class OpenAICompatible:
+    """Chat completions over the `openai` SDK, for OpenAI and any server that speaks its API.
+
+    Args:
+        base_url: The endpoint, up to and including `/v1`.
+        api_key: Sent as the bearer token; never shown in errors.
+        connect_timeout: Seconds to wait for the connection.
+        stall_timeout: Seconds without a byte from the server before an answer is given up.
+            SSE comment lines (keep-alives) are bytes, so they count as life.
+        api_key_env: Name of the variable the key came from, for the "key rejected" hint.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 10.0,
+        stall_timeout: float = 60.0,
+        api_key_env: str = "OPENAI_API_KEY",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._api_key_env = api_key_env
+        self._connect_timeout = connect_timeout
+        self._stall_timeout = stall_timeout
+        parsed = urlparse(self.base_url)
+        # Shown in messages: without any user:password@ part the URL might carry.
+        self._host = parsed.hostname or self.base_url
+        if parsed.port:
+            self._host = f"{self._host}:{parsed.port}"
+        self._shown_url = f"{parsed.scheme}://{self._host}{parsed.path}"
+        self._send_stream_options = True
+        """Cleared after a server rejects `stream_options`, so it is asked once, not each time."""
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=api_key,
+            max_retries=0,
+            timeout=openai.Timeout(stall_timeout, connect=connect_timeout),
+        )
+
+    async def stream(
+        self, messages: Sequence[Message], params: RequestParams
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Send the conversation and yield the answer as it arrives.
+
+        Raises:
+            ProviderError: a subclass saying what went wrong, after any text already yielded.
+        """
+        wire = [_to_wire(message) for message in messages]
+        progress = _Progress()
+        events = (self._streamed(wire, params, progress) if params.stream
+                  else self._completed(wire, params, progress))
+        try:
+            # aclosing: closing this generator must close the inner one (and its response) now,
+            # not whenever the garbage collector gets to it.
+            async with aclosing(events) as inner:
+                async for event in inner:
+                    yield event
+        except (openai.OpenAIError, json.JSONDecodeError, UnicodeDecodeError) as error:
+            # `from None`: the SDK's exception may quote the server, and the server may quote
+            # the key; a logged traceback must not carry it.
+            raise await self._translate(error, params, progress) from None
+
+    async def _streamed(
+        self, wire: list[ChatCompletionMessageParam], params: RequestParams, progress: _Progress
+    ) -> AsyncGenerator[StreamEvent, None]:
+        try:
+            response = await self._client.chat.completions.create(
+                messages=wire, stream=True, **self._options(params, self._send_stream_options))
+        except openai.APIStatusError as error:
+            # Some servers refuse fields they do not know; usage is worth one more try, not more.
+            if not (error.status_code in (400, 422) and self._send_stream_options
+                    and "stream_options" in _server_detail(error)):
+                raise
+            self._send_stream_options = False
+            response = await self._client.chat.completions.create(
+                messages=wire, stream=True, **self._options(params, False))
+        progress.connected = True
+        async with response:  # closes the connection on cancel or close, not only at the end
+            try:
+                async for chunk in response:
+                    usage = getattr(chunk, "usage", None)
+                    if usage is not None:
+                        yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
+                    for choice in getattr(chunk, "choices", None) or ():
+                        text = getattr(choice.delta, "content", None)
+                        if text:
+                            progress.text = True
+                            if cleaned := sanitize(text):
+                                yield Delta(cleaned)
+                        if choice.finish_reason:
+                            progress.finish_reason = choice.finish_reason
+            except openai.APIConnectionError:
+                # A drop after finish_reason only loses the usage report and [DONE].
+                if progress.finish_reason is None:
+                    raise
+        if progress.finish_reason is None:
+            raise StreamBroken(
+                f"the answer from {self._host} stopped before the server finished it")
+        yield Finished(progress.finish_reason)
+
+    async def _completed(
+        self, wire: list[ChatCompletionMessageParam], params: RequestParams, progress: _Progress
+    ) -> AsyncGenerator[StreamEvent, None]:
+        completion = await self._client.chat.completions.create(
+            messages=wire, stream=False, **self._options(params, False))
+        choices = getattr(completion, "choices", None) or []
+        if not choices:
+            raise BadResponse(f"{self._host} sent an answer with no choices")
+        text = getattr(choices[0].message, "content", None) or ""
+        if text:
+            progress.text = True
+            yield Delta(sanitize(text))
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
+        yield Finished(choices[0].finish_reason or "stop")
+
+    @staticmethod
+    def _options(params: RequestParams, stream_options: bool) -> dict[str, Any]:
+        options: dict[str, Any] = {"model": params.model}
+        if stream_options:
+            options["stream_options"] = {"include_usage": True}
+        if params.temperature is not None:
+            options["temperature"] = params.temperature
+        if params.max_tokens is not None:
+            options["max_tokens"] = params.max_tokens
+        return options
+
+    async def list_models(self) -> list[str]:
+        """Model ids the endpoint offers, sorted; an empty list when it cannot say."""
+        try:
+            async with asyncio.timeout(self._connect_timeout + MODELS_TIMEOUT):
+                page = await self._client.models.list()
+            ids = {sanitize_line(getattr(model, "id", None) or "") for model in page.data}
+        except Exception:  # a listing is a nicety: any failure just means "don't know"
+            return []
+        return sorted(model_id for model_id in ids if model_id)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- errors -------------------------------------------------------------------------------
+
+    async def _translate(
+        self, error: Exception, params: RequestParams, progress: _Progress
+    ) -> ProviderError:
+        if isinstance(error, json.JSONDecodeError):
+            what = "event" if params.stream else "response"
+            return BadResponse(f"the server sent a malformed {what} ({self._host})")
+        if isinstance(error, UnicodeDecodeError):
+            return BadResponse(f"the server sent text that is not UTF-8 ({self._host})")
+        if isinstance(error, openai.APIConnectionError):  # timeouts included
+            reason = self._reason(error)
+            if progress.text and isinstance(error, openai.APITimeoutError):
+                return StreamStalled(f"no data from {self._host} for {self._stall_timeout:g} s; "
+                                     "the answer is incomplete")
+            if progress.text:
+                return StreamBroken(f"the connection to {self._host} dropped mid-answer: {reason}")
+            if progress.connected:
+                return Unreachable(f"no answer from {self._shown_url}: {reason}")
+            return Unreachable(f"cannot reach {self._shown_url}: {reason}")
+        if isinstance(error, openai.APIStatusError):
+            return await self._status_error(error, params)
+        if isinstance(error, openai.APIResponseValidationError):
+            return BadResponse(f"{self._host} sent a response that is not the OpenAI format")
+        detail = self._redact(_server_detail(error)) if isinstance(error, openai.APIError) else ""
+        if isinstance(error, openai.APIError) and detail:  # an error event inside the stream
+            if progress.text:
+                return StreamBroken(f"{self._host} reported an error mid-answer: {detail}")
+            return ServerError(f"{self._host} reported an error: {detail}")
+        return BadResponse(f"unexpected reply from {self._host} ({type(error).__name__})")
+
+    async def _status_error(
+        self, error: openai.APIStatusError, params: RequestParams
+    ) -> ProviderError:
+        status = error.status_code
+        detail = self._redact(_server_detail(error))
+        code = str(getattr(error, "code", None) or "")
+        suffix = f": {detail}" if detail else ""
+        if status == 401:
+            return AuthFailed(f"401: API key rejected by {self._host}; set {self._api_key_env} "
+                              "or api_key_env in the config")
+        if status == 403:
+            return AuthFailed(f"403: access denied by {self._host}{suffix}; check "
+                              f"{self._api_key_env} or api_key_env in the config")
+        if status == 404 or code == "model_not_found" or (
+                status in (400, 422) and _MODEL_MISSING_PATTERN.search(detail)):
+            return await self._model_not_found(params.model, status, detail,
+                                               spoke_api=isinstance(error.body, Mapping))
+        if status in (400, 413, 422) and (code == "context_length_exceeded"
+                                          or _CONTEXT_PATTERN.search(detail)):
+            return ContextTooLong(f"{status}: the conversation is too long for "
+                                  f"{sanitize_line(params.model)}{suffix}")
+        if status == 429:
+            return RateLimited(_retry_after(error.response.headers), detail)
+        if status >= 500:
+            return ServerError(f"{status}: server error at {self._host}{suffix}", status=status,
+                               retry_after=_retry_after(error.response.headers))
+        return BadRequest(f"{status}: {self._host} refused the request{suffix}")
+
+    async def _model_not_found(
+        self, model: str, status: int, detail: str, *, spoke_api: bool
+    ) -> ModelNotFound:
+        shown = sanitize_line(model)
+        available = await self.list_models()
+        if not spoke_api and not available:  # a plain 404 page: most likely a wrong path
+            return ModelNotFound(f"{status}: no chat endpoint at {self._shown_url}"
+                                 "/chat/completions; check base_url (it usually ends in /v1)")
+        if not available or model in available:
+            suffix = f": {detail}" if detail else ""
+            return ModelNotFound(f"{status}: model '{shown}' not found at {self._host}{suffix}")
+        listed = ", ".join(available[:MODELS_LISTED])
+        more = len(available) - MODELS_LISTED
+        if more > 0:
+            listed += f" and {more} more"
+        return ModelNotFound(f"{status}: model '{shown}' not found at {self._host}; "
+                             f"available: {listed}")
+
+    def _reason(self, error: BaseException) -> str:
+        """Why a connection failed, in a few words, from the transport error under the SDK's."""
+        innermost = error
+        for cause in _causes(error):
+            innermost = cause
+            name = type(cause).__name__
+            if isinstance(cause, ConnectionRefusedError):
+                return "connection refused"
+            if isinstance(cause, socket.gaierror):
+                return f"host name {self._host.rsplit(':', 1)[0]} not found"
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                return "TLS certificate not trusted"
+            if isinstance(cause, ssl.SSLError):
+                return f"TLS error ({cause.reason or 'handshake failed'})"
+            if isinstance(cause, ConnectionResetError):
+                return "connection reset by the server"
+            if name == "ConnectTimeout":
+                return f"no connection within {self._connect_timeout:g} s"
+            if name in ("ReadTimeout", "WriteTimeout"):
+                return f"no answer within {self._stall_timeout:g} s"
+            if name == "PoolTimeout":
+                return "too many requests already open"
+            if name == "RemoteProtocolError":
+                return "the server closed the connection"
+        return self._redact(str(innermost)) or type(innermost).__name__
+
+    def _redact(self, text: str) -> str:
+        """One sanitized, shortened line with the key (and anything key-shaped) blotted out."""
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "[key hidden]")
+        text = _KEY_LIKE.sub("[key hidden]", text)
+        text = _SPACES.sub(" ", sanitize_line(text)).strip()
+        if len(text) > DETAIL_CHARS:
+            text = text[: DETAIL_CHARS - 1].rstrip() + "…"
+        return text
+
+
+def _to_wire(message: Message) -> ChatCompletionMessageParam:
+    match message.role:
+        case "system":
+            return {"role": "system", "content": message.content}
+        case "user":
+            return {"role": "user", "content": message.content}
+        case "assistant":
+            return {"role": "assistant", "content": message.content}
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen and len(seen) < 20:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _server_detail(error: openai.APIError) -> str:
+    """The server's own words from an error body: OpenAI's `message`, FastAPI's `detail`, text."""
+    body = error.body
+    if isinstance(body, Mapping):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, Mapping) and isinstance(value.get("message"), str):
+                return str(value["message"])
+        return json.dumps(body, ensure_ascii=False, default=str)
+    if isinstance(body, str):
+        return _TAGS.sub(" ", body)
+    if body is None and not isinstance(error, openai.APIStatusError):
+        return error.message
+    return ""
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asks us to wait: `retry-after-ms`, or `Retry-After` in seconds or as
+    an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
