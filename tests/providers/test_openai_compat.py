@@ -1,0 +1,506 @@
+"""OpenAICompatible against the loopback fake server: the wire, the stream and every failure."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI, Reply
+from tui_chat.config import PLACEHOLDER_KEY, Settings
+from tui_chat.models import (
+    AuthFailed,
+    BadRequest,
+    BadResponse,
+    ContextTooLong,
+    Delta,
+    Finished,
+    Message,
+    ModelNotFound,
+    NoApiKey,
+    ProviderError,
+    RateLimited,
+    RequestParams,
+    ServerError,
+    StreamBroken,
+    StreamEvent,
+    StreamStalled,
+    Unreachable,
+    Usage,
+)
+from tui_chat.providers import make_provider
+from tui_chat.providers.openai_compat import OpenAICompatible
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "sk-test-0123456789abcdef"
+MESSAGES = [Message("user", "Say hello")]
+PARAMS = RequestParams("fake-model")
+
+
+@pytest.fixture
+async def provider(fake_openai: FakeOpenAI) -> AsyncIterator[OpenAICompatible]:
+    provider = OpenAICompatible(fake_openai.url, KEY, connect_timeout=2.0, stall_timeout=5.0)
+    yield provider
+    await provider.aclose()
+
+
+async def collect(
+    provider: OpenAICompatible,
+    params: RequestParams = PARAMS,
+    messages: Sequence[Message] = MESSAGES,
+) -> list[StreamEvent]:
+    events: list[StreamEvent] = []
+    async with asyncio.timeout(10):
+        async with aclosing(provider.stream(messages, params)) as stream:
+            async for event in stream:
+                events.append(event)
+    return events
+
+
+async def collect_failure(
+    provider: OpenAICompatible, params: RequestParams = PARAMS
+) -> tuple[list[StreamEvent], ProviderError]:
+    """Events that arrived before the failure, and the failure."""
+    events: list[StreamEvent] = []
+    with pytest.raises(ProviderError) as raised:
+        async with asyncio.timeout(10):
+            async with aclosing(provider.stream(MESSAGES, params)) as stream:
+                async for event in stream:
+                    events.append(event)
+    return events, raised.value
+
+
+def text_of(events: Sequence[StreamEvent]) -> str:
+    return "".join(event.text for event in events if isinstance(event, Delta))
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TestStreaming:
+    async def test_text_then_usage_then_finish(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["Hel", "lo, ", "world"], usage=(12, 3),
+                                 finish_reason="length"))
+        events = await collect(provider)
+        assert events == [Delta("Hel"), Delta("lo, "), Delta("world"), Usage(12, 3),
+                          Finished("length")]
+
+    async def test_request_carries_messages_model_params_and_key(self, fake_openai, provider):
+        messages = [Message("system", "Be brief."), Message("user", "hi"),
+                    Message("assistant", "hello"), Message("user", "again")]
+        await collect(provider, RequestParams("gpt-4o-mini", temperature=0.3, max_tokens=50),
+                      messages)
+        body = fake_openai.chat_requests[0].body
+        assert body["messages"] == [{"role": m.role, "content": m.content} for m in messages]
+        assert body["model"] == "gpt-4o-mini"
+        assert body["temperature"] == 0.3
+        assert body["max_tokens"] == 50
+        assert body["stream"] is True
+        assert body["stream_options"] == {"include_usage": True}
+        assert fake_openai.chat_requests[0].authorization == f"Bearer {KEY}"
+
+    async def test_unset_params_are_not_sent(self, fake_openai, provider):
+        await collect(provider)
+        body = fake_openai.chat_requests[0].body
+        assert "temperature" not in body
+        assert "max_tokens" not in body
+
+    async def test_server_that_rejects_stream_options_is_asked_again_without(self):
+        async with FakeOpenAI(reject_stream_options=True, text="plain answer") as fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            try:
+                first = await collect(provider)
+                second = await collect(provider)
+            finally:
+                await provider.aclose()
+        assert text_of(first) == text_of(second) == "plain answer"
+        assert first[-1] == second[-1] == Finished("stop")
+        statuses = [(r.status, "stream_options" in r.body) for r in fake.chat_requests]
+        # Rejected once, then remembered: the second answer needs one request.
+        assert statuses == [(400, True), (200, False), (200, False)]
+
+    async def test_non_streaming_request_yields_the_whole_text_once(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["one ", "two ", "three"], usage=(4, 3)))
+        events = await collect(provider, replace(PARAMS, stream=False))
+        assert events == [Delta("one two three"), Usage(4, 3), Finished("stop")]
+        assert fake_openai.chat_requests[0].body["stream"] is False
+
+    async def test_multibyte_characters_split_across_writes_arrive_intact(self, fake_openai,
+                                                                          provider):
+        fake_openai.script(Reply(chunks=["你好", "世界🙂", " ok"], split_utf8=True))
+        assert text_of(await collect(provider)) == "你好世界🙂 ok"
+
+    async def test_huge_single_chunk(self, fake_openai, provider):
+        big = "x" * 1_000_000
+        fake_openai.script(Reply(chunks=["start ", big, " end"]))
+        assert text_of(await collect(provider)) == f"start {big} end"
+
+    async def test_escape_sequences_in_chunks_are_neutralised(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["\x1b[31mred\x1b[0m", " \x1b]0;pwned\x07", "\x9b2J"]))
+        text = text_of(await collect(provider))
+        assert "red" in text and "pwned" in text
+        assert not any(char in text for char in "\x1b\x07\x9b")
+
+    async def test_finish_without_done_is_a_normal_finish(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["a", "b"], no_done=True, usage=(1, 2)))
+        events = await collect(provider)
+        assert events == [Delta("a"), Delta("b"), Usage(1, 2), Finished("stop")]
+        assert fake_openai.chat_requests[0].outcome == "no_done"
+
+    async def test_keep_alive_comments_keep_a_slow_answer_alive(self, fake_openai):
+        provider = OpenAICompatible(fake_openai.url, KEY, stall_timeout=0.6)
+        fake_openai.script(Reply(chunks=["before ", "after"], stall_after=1, stall_seconds=1.5,
+                                 keepalive_every=0.2))
+        try:
+            events = await collect(provider)
+        finally:
+            await provider.aclose()
+        assert text_of(events) == "before after"
+        assert events[-1] == Finished("stop")
+
+
+class TestClosing:
+    """Closing or cancelling the stream hangs up at once; the server sees it."""
+
+    async def test_cancelling_the_reader_closes_the_connection(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(200)], chunks_per_second=50))
+        received: list[StreamEvent] = []
+        two = asyncio.Event()
+
+        async def read() -> None:
+            async with aclosing(provider.stream(MESSAGES, PARAMS)) as stream:
+                async for event in stream:
+                    received.append(event)
+                    if len(received) == 2:
+                        two.set()
+
+        reader = asyncio.create_task(read())
+        async with asyncio.timeout(5):
+            await two.wait()
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+            request = fake_openai.chat_requests[0]
+            await request.wait_disconnected()
+        assert request.outcome == "disconnected"
+        assert len(request.chunks) < 200
+
+    async def test_closing_the_generator_closes_the_connection(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(200)], chunks_per_second=50))
+        stream = provider.stream(MESSAGES, PARAMS)
+        async with asyncio.timeout(5):
+            first = await anext(stream)
+            await stream.aclose()
+            request = fake_openai.chat_requests[0]
+            await request.wait_disconnected()
+        assert first == Delta("w0 ")
+        assert len(request.chunks) < 200
+
+    async def test_a_finished_stream_is_not_a_disconnect(self, fake_openai, provider):
+        await collect(provider)
+        await collect(provider)
+        assert [r.outcome for r in fake_openai.chat_requests] == ["complete", "complete"]
+        assert not any(r.disconnected for r in fake_openai.chat_requests)
+
+
+class TestBrokenStreams:
+    """Text that arrived is delivered before the error."""
+
+    async def test_connection_cut_mid_answer(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["a", "b", "c", "d"], cut_after=2))
+        events, error = await collect_failure(provider)
+        assert events == [Delta("a"), Delta("b")]
+        assert type(error) is StreamBroken
+        assert "mid-answer" in str(error)
+
+    async def test_body_ending_without_finish_reason(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["a", "b", "c"], end_after=2))
+        events, error = await collect_failure(provider)
+        assert events == [Delta("a"), Delta("b")]
+        assert type(error) is StreamBroken
+
+    async def test_malformed_event(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["a", "b", "c"], malformed_after=2))
+        events, error = await collect_failure(provider)
+        assert events == [Delta("a"), Delta("b")]
+        assert isinstance(error, BadResponse)
+        assert "malformed event" in str(error)
+
+    async def test_malformed_non_streaming_body(self, fake_openai, provider):
+        fake_openai.script(Reply(malformed_after=0))
+        _, error = await collect_failure(provider, replace(PARAMS, stream=False))
+        assert isinstance(error, BadResponse)
+
+    async def test_stall_after_text(self, fake_openai):
+        provider = OpenAICompatible(fake_openai.url, KEY, stall_timeout=0.5)
+        fake_openai.script(Reply(chunks=["a", "b", "c"], stall_after=2))
+        try:
+            events, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert events == [Delta("a"), Delta("b")]
+        assert isinstance(error, StreamStalled)
+        assert "0.5 s" in str(error)
+
+    async def test_silence_before_any_text_is_unreachable(self, fake_openai):
+        provider = OpenAICompatible(fake_openai.url, KEY, stall_timeout=0.5)
+        fake_openai.script(Reply(stall_after=0))
+        try:
+            events, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert events == []
+        assert isinstance(error, Unreachable)
+        assert error.retryable
+        assert "0.5 s" in str(error)
+
+
+class TestHttpErrors:
+    async def test_401_names_the_host_and_how_to_set_a_key(self, fake_openai, provider):
+        fake_openai.script(Reply.error(401))  # the fake echoes the key back in its message
+        _, error = await collect_failure(provider)
+        assert isinstance(error, AuthFailed)
+        assert str(error) == (f"401: API key rejected by 127.0.0.1:{fake_openai.port}; "
+                              "set OPENAI_API_KEY or api_key_env in the config")
+
+    async def test_403_is_an_auth_failure(self, fake_openai, provider):
+        fake_openai.script(Reply.error(403, "Project lacks access"))
+        _, error = await collect_failure(provider)
+        assert isinstance(error, AuthFailed)
+        assert str(error).startswith("403:")
+        assert "Project lacks access" in str(error)
+
+    async def test_unknown_model_lists_the_available_ones(self):
+        models = [f"model-{i:02d}" for i in range(13)]
+        async with FakeOpenAI(models=models, check_model=True) as fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            try:
+                _, error = await collect_failure(provider, RequestParams("no-such-model"))
+            finally:
+                await provider.aclose()
+        assert isinstance(error, ModelNotFound)
+        message = str(error)
+        assert message.startswith("404: model 'no-such-model' not found")
+        assert "model-00, model-01" in message and "model-09" in message
+        assert "model-10" not in message
+        assert "and 3 more" in message
+
+    async def test_unknown_model_when_the_list_is_unavailable(self):
+        async with FakeOpenAI(models_status=500, check_model=True, models=["x"]) as fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            try:
+                _, error = await collect_failure(provider, RequestParams("gone"))
+            finally:
+                await provider.aclose()
+        assert isinstance(error, ModelNotFound)
+        assert "'gone'" in str(error)
+        assert "does not exist" in str(error)  # the server's own words instead of a list
+
+    async def test_wrong_path_suggests_checking_base_url(self, fake_openai):
+        url = f"http://127.0.0.1:{fake_openai.port}/api"
+        provider = OpenAICompatible(url, KEY)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert isinstance(error, ModelNotFound)
+        assert str(error) == (f"404: no chat endpoint at {url}/chat/completions; "
+                              "check base_url (it usually ends in /v1)")
+
+    async def test_context_too_long(self, fake_openai, provider):
+        fake_openai.script(Reply.context_too_long())
+        _, error = await collect_failure(provider)
+        assert isinstance(error, ContextTooLong)
+        assert str(error).startswith("400:")
+        assert "8192" in str(error)
+
+    async def test_other_400_is_a_bad_request_with_the_servers_words(self, fake_openai,
+                                                                      provider):
+        fake_openai.script(Reply.error(400, "temperature must be at most 2"))
+        _, error = await collect_failure(provider)
+        assert type(error) is BadRequest
+        assert str(error).startswith("400:")
+        assert "temperature must be at most 2" in str(error)
+
+    async def test_429_with_retry_after_seconds(self, fake_openai, provider):
+        fake_openai.script(Reply.error(429, retry_after=7))
+        _, error = await collect_failure(provider)
+        assert isinstance(error, RateLimited)
+        assert error.retry_after == 7
+        assert error.retryable
+
+    async def test_429_with_retry_after_as_a_date(self, fake_openai, provider):
+        when = email.utils.formatdate(time.time() + 120, usegmt=True)
+        fake_openai.script(Reply.error(429, retry_after=when))
+        _, error = await collect_failure(provider)
+        assert isinstance(error, RateLimited)
+        assert error.retry_after is not None and 60 < error.retry_after <= 121
+
+    @pytest.mark.parametrize(("status", "retry_after"), [(500, None), (502, None), (503, 2)])
+    async def test_5xx_is_a_server_error(self, fake_openai, provider, status, retry_after):
+        fake_openai.script(Reply.error(status, retry_after=retry_after))
+        _, error = await collect_failure(provider)
+        assert isinstance(error, ServerError)
+        assert error.status == status
+        assert error.retry_after == retry_after
+        assert str(error).startswith(f"{status}:")
+
+    async def test_html_error_page_becomes_one_plain_line(self, fake_openai, provider):
+        fake_openai.script(Reply.error(502, body="<html><body><h1>502 Bad\nGateway</h1>"
+                                                 "</body></html>"))
+        _, error = await collect_failure(provider)
+        assert isinstance(error, ServerError)
+        assert "<" not in str(error) and "\n" not in str(error)
+        assert "502 Bad Gateway" in str(error)
+
+    async def test_dead_port_is_unreachable(self):
+        url = f"http://127.0.0.1:{dead_port()}/v1"
+        provider = OpenAICompatible(url, KEY, connect_timeout=2.0)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert isinstance(error, Unreachable)
+        assert str(error) == f"cannot reach {url}: connection refused"
+
+    @pytest.mark.parametrize("reply", [
+        Reply.error(401), Reply.error(403, "denied for {api_key}"),
+        Reply.error(404, "no model for {api_key}"), Reply.error(400, "bad key {api_key}"),
+        Reply.error(429, "slow down {api_key}"), Reply.error(500, "oops {api_key}"),
+        Reply.error(400, "This model's maximum context length is 10 tokens ({api_key})"),
+    ], ids=["401", "403", "404", "400", "429", "500", "400-context"])
+    async def test_the_key_never_appears_in_an_error(self, fake_openai, provider, reply):
+        fake_openai.script(reply)
+        _, error = await collect_failure(provider)
+        assert KEY not in str(error)
+        assert "0123456789abcdef" not in str(error)
+        assert "[key hidden]" in str(error) or isinstance(error, AuthFailed | ModelNotFound)
+
+
+class TestModels:
+    async def test_list_models_is_sorted(self):
+        async with FakeOpenAI(models=["zeta", "alpha", "mid"]) as fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            try:
+                assert await provider.list_models() == ["alpha", "mid", "zeta"]
+            finally:
+                await provider.aclose()
+
+    async def test_list_models_is_empty_on_failure(self):
+        async with FakeOpenAI(models_status=500) as fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            dead = OpenAICompatible(f"http://127.0.0.1:{dead_port()}/v1", KEY)
+            try:
+                assert await provider.list_models() == []
+                assert await dead.list_models() == []
+            finally:
+                await provider.aclose()
+                await dead.aclose()
+
+
+class TestMakeProvider:
+    async def test_hosted_endpoint_without_key_explains_how_to_set_one(self):
+        provider = make_provider(Settings(base_url="https://api.openai.com/v1"))
+        with pytest.raises(NoApiKey) as raised:
+            async with aclosing(provider.stream(MESSAGES, PARAMS)) as stream:
+                async for _ in stream:
+                    pass
+        message = str(raised.value)
+        assert "export OPENAI_API_KEY=" in message
+        assert 'api_key_env = "VAR"' in message
+        assert "--api-key-env VAR" in message
+        assert await provider.list_models() == []
+
+    async def test_local_endpoint_gets_the_settings_and_a_placeholder_key(self, fake_openai):
+        settings = Settings(base_url=fake_openai.url, stall_timeout=3.0, connect_timeout=1.0)
+        provider = make_provider(settings)
+        try:
+            assert isinstance(provider, OpenAICompatible)
+            events = await collect(provider)  # type: ignore[arg-type]
+        finally:
+            await provider.aclose()
+        assert events[-1] == Finished("stop")
+        assert fake_openai.chat_requests[0].api_key == PLACEHOLDER_KEY
+
+    async def test_configured_key_is_sent(self, fake_openai):
+        settings = replace(Settings(base_url=fake_openai.url), api_key="sk-from-env")
+        provider = make_provider(settings)
+        try:
+            await collect(provider)  # type: ignore[arg-type]
+        finally:
+            await provider.aclose()
+        assert fake_openai.chat_requests[0].api_key == "sk-from-env"
+
+    def test_importing_the_package_does_not_import_the_sdk(self):
+        code = ("import sys, tui_chat.providers, tui_chat.providers.scripted; "
+                "print('openai' in sys.modules, 'httpx2' in sys.modules)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=30, check=True)
+        assert result.stdout.split() == ["False", "False"]
+
+
+class TestFakeServer:
+    """The fake's own ways of running, which UI tests and benchmarks rely on."""
+
+    async def test_stopping_ends_a_stalled_answer(self):
+        fake = FakeOpenAI(default=Reply(stall_after=1))
+        async with fake:
+            provider = OpenAICompatible(fake.url, KEY)
+            stream = provider.stream(MESSAGES, PARAMS)
+            async with asyncio.timeout(5):
+                await anext(stream)
+        # Leaving `async with` ended the stalled handler; the client now sees the cut.
+        with pytest.raises(StreamBroken):
+            async with asyncio.timeout(5):
+                await anext(stream)
+        await stream.aclose()
+        await provider.aclose()
+        assert fake.chat_requests[0].done
+
+    def test_runs_in_a_thread_for_sync_code(self):
+        with FakeOpenAI.start_in_thread(text="from a thread") as server:
+            events = asyncio.run(self._ask(server.url))
+            request = server.fake.chat_requests[0]
+        assert text_of(events) == "from a thread"
+        assert request.outcome == "complete"
+        assert [c.text for c in request.chunks] == ["from ", "a ", "thread"]
+
+    def test_runs_as_a_script_printing_its_url(self, tmp_path):
+        answer = "Line one\nline two 🙂"
+        (tmp_path / "answer.txt").write_text(answer, encoding="utf-8")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fake_openai", "--port", "0", "--text-file",
+             str(tmp_path / "answer.txt"), "--chunks-per-second", "0", "--chunk-size", "4"],
+            stdout=subprocess.PIPE, text=True, cwd=REPO)
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+            events = asyncio.run(self._ask(url))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        deltas = [event.text for event in events if isinstance(event, Delta)]
+        assert "".join(deltas) == answer
+        assert deltas[:2] == ["Line", " one"]
+        assert process.returncode == 0
+
+    @staticmethod
+    async def _ask(url: str) -> list[StreamEvent]:
+        provider = OpenAICompatible(url, KEY)
+        try:
+            return await collect(provider)
+        finally:
+            await provider.aclose()
