@@ -60,6 +60,10 @@ class Settings:
     """Seconds to wait for the connection to be made."""
     max_input_chars: int = 200_000
     """Longest message the input will send."""
+    context_messages: int = 20
+    """At most this many recent messages are sent with each request."""
+    context_tokens: int = 8000
+    """Estimated token budget for the history sent with each request (system prompt included)."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id → keys, e.g. {"chat.cancel": "f8"}."""
     config_path: Path | None = None
@@ -91,6 +95,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "stall_timeout": (int, float),
     "connect_timeout": (int, float),
     "max_input_chars": (int,),
+    "context_messages": (int,),
+    "context_tokens": (int,),
 }
 _TABLES = {"keys"}
 _ENV_NAMES = {
@@ -126,7 +132,8 @@ def _check_value(name: str, value: Any, where: str) -> Any:
 def _check_range(name: str, value: Any, where: str) -> None:
     if name == "temperature" and not 0 <= value <= 2:
         raise ConfigError(f"{where}: 'temperature' must be between 0 and 2, not {value}")
-    if name in ("max_tokens", "max_input_chars") and value <= 0:
+    if name in ("max_tokens", "max_input_chars", "context_messages", "context_tokens") \
+            and value <= 0:
         raise ConfigError(f"{where}: '{name}' must be a positive whole number, not {value}")
     if name in ("retries",) and value < 0:
         raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")

@@ -75,7 +75,9 @@ class Metrics:
 
     @property
     def tokens(self) -> int:
-        return self.completion_tokens if self.completion_tokens is not None else self.estimated_tokens
+        if self.completion_tokens is not None:
+            return self.completion_tokens
+        return self.estimated_tokens
 
     @property
     def tokens_estimated(self) -> bool:
@@ -150,7 +152,9 @@ class ServerError(ProviderError):
 
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after

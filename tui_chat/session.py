@@ -25,6 +25,7 @@ from tui_chat.models import (
     Usage,
 )
 from tui_chat.providers.base import Provider
+from tui_chat.sanitize import sanitize
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +173,12 @@ class Exchange:
             async with aclosing(self._provider.stream(self.messages, self.params)) as events:
                 async for event in events:
                     match event:
-                        case Delta(text=text):
-                            if not text:
+                        case Delta(text=raw):
+                            if not raw:
                                 continue
+                            # Every provider's text enters the app here, so this is where
+                            # it is made terminal-safe, once.
+                            text = sanitize(raw)
                             if self.metrics.first_token_at is None:
                                 self.metrics.first_token_at = self._clock()
                             self.parts.append(text)

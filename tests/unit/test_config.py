@@ -38,7 +38,7 @@ def test_openai_base_url_and_max_tokens_from_environment() -> None:
 
 def test_missing_default_file_is_fine_but_missing_explicit_file_is_not(tmp_path: Path) -> None:
     assert load_settings(tmp_path / "absent.toml", {}).model
-    with pytest.raises(ConfigError, match="absent.toml: config file not found"):
+    with pytest.raises(ConfigError, match=r"absent\.toml: config file not found"):
         load_settings(tmp_path / "absent.toml", {}, path_is_explicit=True)
 
 

@@ -1,0 +1,141 @@
+"""TuiChatApp: themes, key map, the chat screen, and app-wide commands."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from tui_chat.config import Settings
+from tui_chat.models import RequestParams
+from tui_chat.providers.base import Provider
+from tui_chat.screens.chat import ChatOptions, ChatScreen
+from tui_chat.session import RetryPolicy
+from tui_chat.store import ConversationStore
+from tui_chat.themes import ThemeFile
+
+log = logging.getLogger(__name__)
+
+
+class TuiChatApp(App[None]):
+    """The full-screen chat client."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-chat"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("f1", "help", "Help", id="app.help"),
+    ]
+
+    def __init__(self, settings: Settings, provider: Provider,
+                 *, startup_notices: Iterable[str] = (),
+                 clock: Callable[[], float] = time.monotonic,
+                 store: ConversationStore | None = None,
+                 conversation_id: int | None = None) -> None:
+        super().__init__()
+        self._clock = clock
+        self.store = store
+        self._conversation_id = conversation_id
+        self.settings = settings
+        self.provider = provider
+        self.code_theme = "monokai"
+        self._startup_notices = list(startup_notices)
+        self._theme_files: list[ThemeFile] = []
+        self._theme_problems: list[str] = []
+
+    def get_default_screen(self) -> Screen[Any]:
+        from tui_chat import locations
+        from tui_chat.themes import load_themes
+
+        self._theme_files, self._theme_problems = load_themes(
+            [locations.bundled_themes_dir(), locations.user_themes_dir()])
+        for theme_file in self._theme_files:
+            self.register_theme(theme_file.theme)
+        self._apply_theme(self.settings.theme)
+        return ChatScreen(self.provider, self.chat_options(), code_theme=self.code_theme,
+                          clock=self._clock, store=self.store,
+                          conversation_id=self._conversation_id)
+
+    def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+        for problem in self._theme_problems:
+            self.notify(problem, title="Theme skipped", severity="warning", timeout=15,
+                        markup=False)
+        for notice in self._startup_notices:
+            self.notify(notice, severity="warning", timeout=15, markup=False)
+
+    def chat_options(self) -> ChatOptions:
+        s = self.settings
+        return ChatOptions(
+            params=RequestParams(s.model, temperature=s.temperature, max_tokens=s.max_tokens,
+                                 stream=s.stream),
+            system=s.system,
+            retry=RetryPolicy(retries=s.retries, max_delay=s.retry_max_wait),
+            max_input_chars=s.max_input_chars,
+            context_messages=s.context_messages,
+            context_tokens=s.context_tokens,
+        )
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        from tui_chat.themes import app_variables_for
+
+        return app_variables_for(self.current_theme)
+
+    def watch_theme(self, name: str) -> None:
+        from tui_chat.themes import syntax_style_for
+
+        # Called once from App.__init__, before our own attributes exist.
+        theme_files = getattr(self, "_theme_files", [])
+        self.code_theme = syntax_style_for(name, theme_files, dark=self.current_theme.dark)
+
+    def _apply_theme(self, name: str) -> None:
+        if name in self.available_themes:
+            self.theme = name
+        else:
+            valid = ", ".join(sorted(self.available_themes))
+            self._theme_problems.append(f"Unknown theme '{name}'. Valid themes: {valid}")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, ChatScreen):
+            yield SystemCommand("Chat: retry", "Ask again for the last answer (ctrl+r)",
+                                screen.action_retry)
+            yield SystemCommand("Chat: cancel", "Stop the running answer, keep its text (esc)",
+                                screen.action_cancel)
+            yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s)",
+                                screen.action_toggle_pause)
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+        from tui_chat.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        """Quit; a running answer is cancelled and kept first."""
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                await screen.stop_answer()
+        self.exit()
+
+
+def make_app(settings: Settings, provider: Provider | None = None,
+             *, startup_notices: Iterable[str] = (),
+             clock: Callable[[], float] = time.monotonic,
+             store: ConversationStore | None = None,
+             conversation_id: int | None = None) -> TuiChatApp:
+    """Build the app the way the command line does (tests use this too)."""
+    if provider is None:
+        from tui_chat.providers import make_provider
+
+        provider = make_provider(settings)
+    return TuiChatApp(settings, provider, startup_notices=startup_notices, clock=clock,
+                      store=store, conversation_id=conversation_id)

@@ -1,0 +1,1 @@
+"""Screens: wiring of widgets, the session and the store."""

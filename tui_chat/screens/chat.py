@@ -1,0 +1,526 @@
+"""ChatScreen: the prompt, the transcript and the status bar, wired to an Exchange worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.reactive import var
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+from textual.worker import Worker
+
+from tui_chat.models import Message, MessageStatus, ProviderError, RequestParams, StreamBroken
+from tui_chat.render import RenderStyle
+from tui_chat.sanitize import sanitize_line
+from tui_chat.session import Exchange, RetryPending, RetryPolicy
+from tui_chat.widgets.message_view import MessageView, format_metrics
+from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.status_bar import StatusBar, StatusFigures
+from tui_chat.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from tui_chat.providers.base import Provider
+    from tui_chat.store import ConversationStore, StoredMessage
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+Phase = Literal[
+    "ready", "waiting", "streaming", "paused", "retrying",
+    "done", "cancelled", "interrupted", "failed",
+]
+_BUSY: tuple[Phase, ...] = ("waiting", "streaming", "paused", "retrying")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """What the chat screen needs from the settings, as plain values."""
+
+    params: RequestParams
+    system: str = ""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_input_chars: int = 200_000
+    context_messages: int = 20
+    context_tokens: int = 8000
+
+
+class ChatScreen(Screen[None]):
+    """One conversation: type, watch the answer stream, pause, cancel, retry."""
+
+    CSS_PATH = "chat.tcss"
+    AUTO_FOCUS = "PromptInput"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="chat.cancel"),
+        Binding("ctrl+s", "toggle_pause", "Pause", id="chat.pause"),
+        Binding("ctrl+r", "retry", "Retry", id="chat.retry"),
+        Binding("ctrl+end", "follow", "Follow", show=False, id="chat.follow"),
+        Binding("ctrl+o", "conversations", "Chats", id="chat.conversations"),
+        Binding("ctrl+n", "new_conversation", "New", show=False, id="chat.new"),
+    ]
+
+    phase: var[Phase] = var("ready", bindings=True)
+    """Drives which of cancel / pause / retry apply, and the status bar."""
+
+    STATUS_INTERVAL: ClassVar[float] = 0.25
+    """The status bar refreshes at most this often while an answer streams."""
+
+    def __init__(self, provider: Provider, options: ChatOptions, *,
+                 code_theme: str = "monokai",
+                 clock: Callable[[], float] = time.monotonic,
+                 store: ConversationStore | None = None,
+                 conversation_id: int | None = None) -> None:
+        super().__init__()
+        self._provider = provider
+        self._clock = clock
+        self.store = store
+        self.conversation_id = conversation_id
+        """The stored conversation; created on the first message when None."""
+        self._answer_id: int | None = None
+        self._saved_chars = 0
+        self._last_save = 0.0
+        self._store_failed = False
+        self.options = options
+        self.code_theme = code_theme
+        self.history: list[Message] = []
+        """The conversation so far (user and assistant turns), as sent to the model."""
+        self._exchange: Exchange | None = None
+        self._answer_view: MessageView | None = None
+        self._worker: Worker[None] | None = None
+        self._status_timer: Timer | None = None
+        self._message = ""
+        self._context_note = ""
+        self._render_style: RenderStyle | None = None
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Transcript(id="transcript")
+        yield Static(Content("↓ new text below · ctrl+end to follow"), id="new-below")
+        yield PromptInput(id="prompt", max_chars=self.options.max_input_chars)
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).model = self.options.params.model
+        self._status_timer = self.set_interval(self.STATUS_INTERVAL, self._sync_status,
+                                               pause=True)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.watch(self.transcript, "detached", self._update_new_below)
+        self._sync_status()
+        if self.conversation_id is not None:
+            self.call_after_refresh(self.load_conversation, self.conversation_id)
+
+    @property
+    def transcript(self) -> Transcript:
+        return self.query_one(Transcript)
+
+    @property
+    def prompt_input(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    def render_style(self) -> RenderStyle:
+        if self._render_style is None:
+            from tui_chat.screens.styling import render_style_for
+
+            self._render_style = render_style_for(self.app, self.code_theme)
+        return self._render_style
+
+    def _theme_changed(self, _theme: object) -> None:
+        self.code_theme = getattr(self.app, "code_theme", self.code_theme)
+        self._render_style = None
+        style = self.render_style()
+        for view in self.query(MessageView):
+            view.set_render_style(style)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @on(PromptInput.Submitted)
+    async def send_prompt(self, event: PromptInput.Submitted) -> None:
+        if self.phase in _BUSY:
+            # One answer at a time: the text goes back so nothing typed is lost.
+            self.prompt_input.text = event.text
+            self.notify("An answer is still streaming: Esc cancels it.", severity="warning",
+                        markup=False)
+            return
+        self.history.append(Message("user", event.text))
+        message_id = self._persist_user(event.text)
+        await self.transcript.mount(MessageView("user", event.text, message_id=message_id))
+        await self._start_answer()
+
+    @on(PromptInput.Refused)
+    def refuse_prompt(self, event: PromptInput.Refused) -> None:
+        self.notify(event.reason, title="Not sent", severity="error", markup=False)
+
+    def request_messages(self) -> list[Message]:
+        """The system prompt plus as much recent conversation as the context budget allows."""
+        from tui_chat.context import fit_context
+
+        options = self.options
+        recent, trimmed = fit_context(options.system, self.history,
+                                      max_messages=options.context_messages,
+                                      max_tokens=options.context_tokens)
+        self._context_note = (f"context: last {len(recent)} of {len(self.history)} messages"
+                              if trimmed else "")
+        system = [Message("system", options.system)] if options.system else []
+        return [*system, *recent]
+
+    async def _start_answer(self, replaces: int | None = None) -> None:
+        self._answer_id = self._persist_start(replaces)
+        self._saved_chars = 0
+        self._last_save = self._clock()
+        view = MessageView("assistant", status="waiting", render_style=self.render_style(),
+                           message_id=self._answer_id)
+        await self.transcript.mount(view)
+        self.transcript.scroll_end(animate=False)
+        exchange = Exchange(
+            self._provider,
+            self.request_messages(),
+            self.options.params,
+            retry=self.options.retry,
+            on_retry=self._retry_scheduled,
+            clock=self._clock,
+        )
+        self._exchange = exchange
+        self._answer_view = view
+        self._message = ""
+        self.phase = "waiting"
+        self._status_timer and self._status_timer.resume()
+        self._worker = self.stream_answer(exchange, view)
+
+    @work(exclusive=True, group="answer", exit_on_error=False)
+    async def stream_answer(self, exchange: Exchange, view: MessageView) -> None:
+        """Consume the exchange into the view; every ending keeps the text received."""
+        status: MessageStatus = "done"
+        error_text = ""
+        try:
+            async with aclosing(exchange.display_text()) as pieces:
+                async for text in pieces:
+                    if view.status == "waiting":
+                        view.status = "streaming"
+                    if self._exchange is exchange and self.phase in ("waiting", "retrying"):
+                        self.phase = "streaming"
+                    view.append(text)
+        except ProviderError as error:
+            status = "interrupted" if isinstance(error, StreamBroken) and exchange.parts \
+                else "failed"
+            error_text = sanitize_line(str(error))
+            log.info("answer %s: %s", status, error_text)
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        except Exception as error:  # a bug must not take the conversation down with it
+            log.exception("answer failed unexpectedly")
+            status = "failed"
+            error_text = sanitize_line(f"unexpected error: {error}")
+        finally:
+            self._end_answer(exchange, view, status, error_text)
+
+    def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,
+                    error_text: str) -> None:
+        if exchange.paused:
+            view.append(exchange.resume())  # nothing held back is lost, whatever the ending
+        if exchange.metrics.ended_at is None:
+            exchange.metrics.ended_at = self._clock()
+        figures = format_metrics(exchange.metrics) if exchange.parts else ""
+        if error_text:
+            hint = " · ctrl+r retries"
+            view.set_footer(f"{error_text}{hint}" if not figures
+                            else f"{error_text} · {figures}{hint}", error=True)
+        else:
+            view.set_footer(figures)
+        view.finish(status)
+        if exchange.parts:  # a cancelled or broken answer is kept, not dropped
+            self.history.append(Message("assistant", exchange.text))
+        self._persist_end(view.message_id, exchange, status, error_text)
+        if self._exchange is exchange:
+            self._message = error_text
+            self.phase = status
+            if self._status_timer is not None:
+                self._status_timer.pause()
+            self._sync_status()
+
+    def _retry_scheduled(self, pending: RetryPending | None) -> None:
+        if pending is not None:
+            self._message = sanitize_line(str(pending.error))
+            self.phase = "retrying"
+        elif self.phase == "retrying":
+            self.phase = "waiting"
+        self._sync_status()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _sync_status(self) -> None:
+        exchange = self._exchange
+        if exchange is not None and self.phase in _BUSY:
+            self._persist_partial(exchange)
+        bar = self.query_one(StatusBar)
+        if exchange is None:
+            bar.figures = StatusFigures(phase=self.phase)
+            return
+        metrics = exchange.metrics
+        busy = self.phase in _BUSY
+        now = self._clock()
+        retry_in = None
+        attempt = 0
+        if (pending := exchange.retry_pending) is not None:
+            retry_in = max(0.0, pending.resume_at - now)
+            attempt = pending.attempt
+        started = metrics.started_at
+        bar.figures = StatusFigures(
+            phase=self.phase,
+            tokens=metrics.tokens,
+            tokens_estimated=metrics.tokens_estimated,
+            tokens_per_second=(exchange.live_tokens_per_second() if busy
+                               else metrics.tokens_per_second),
+            ttft=metrics.ttft,
+            elapsed=(now - started if busy and started is not None else metrics.total_time),
+            buffered_chars=exchange.held_chars,
+            retry_in=retry_in,
+            attempt=attempt,
+            context_note=self._context_note,
+            message=self._message,
+        )
+
+    def watch_phase(self, phase: Phase) -> None:
+        self.set_class(phase in _BUSY, "-busy")
+        if self.is_mounted:
+            self._sync_status()
+            self._update_new_below()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        match action:
+            case "cancel" | "toggle_pause":
+                return self.phase in _BUSY or None  # None: shown, but disabled
+            case "retry":
+                return bool(self.history) or None
+            case "conversations":
+                return self.store is not None or None
+        return True
+
+    def action_cancel(self) -> None:
+        """Stop the running answer; the HTTP response is closed and the text so far kept."""
+        worker = self._worker
+        if worker is not None and worker.is_running and not worker.is_cancelled:
+            worker.cancel()
+
+    def action_toggle_pause(self) -> None:
+        """Freeze the display; the stream goes on buffering and nothing is dropped."""
+        exchange = self._exchange
+        view = self._answer_view
+        if exchange is None or view is None or self.phase not in _BUSY:
+            return
+        if exchange.paused:
+            held = exchange.resume()
+            if held:
+                view.append(held)
+            self.phase = "streaming" if exchange.parts else "waiting"
+        else:
+            exchange.pause()
+            self.phase = "paused"
+        self._sync_status()
+
+    async def action_retry(self) -> None:
+        """Ask again for the answer to the last user message, in place of the last answer."""
+        if not self.history:
+            return
+        await self.stop_answer()
+        if self.history and self.history[-1].role == "assistant":
+            self.history.pop()
+        if not self.history:
+            return
+        views = self.transcript.query(MessageView)
+        replaces = None
+        if views and views.last().role == "assistant":
+            replaces = views.last().message_id
+            await views.last().remove()
+        await self._start_answer(replaces=replaces)
+
+    def action_conversations(self) -> None:
+        """Open the list of stored conversations (with full-text search)."""
+        if self.store is None:
+            return
+        from tui_chat.screens.conversations import ConversationsScreen
+
+        self.app.push_screen(ConversationsScreen(self.store, current_id=self.conversation_id),
+                             self._conversation_chosen)
+
+    async def _conversation_chosen(self, choice: object) -> None:
+        from tui_chat.screens.conversations import NewConversation, OpenConversation
+
+        match choice:
+            case OpenConversation(conversation_id=conversation_id, message_id=message_id):
+                await self.load_conversation(conversation_id, message_id)
+            case NewConversation():
+                await self.new_conversation()
+
+    async def action_new_conversation(self) -> None:
+        await self.new_conversation()
+
+    def action_follow(self) -> None:
+        self.transcript.action_follow()
+
+    async def stop_answer(self) -> None:
+        """Cancel the running answer (if any) and wait until it is recorded as cancelled."""
+        worker = self._worker
+        if worker is None or worker.is_finished:
+            return
+        if not worker.is_cancelled:
+            worker.cancel()
+        try:
+            async with asyncio.timeout(5):
+                await worker.wait()
+        except Exception:  # WorkerCancelled is the expected outcome here
+            pass
+
+    # -- the store ---------------------------------------------------------------------------
+
+    def _store_call(self, what: str, call: Callable[[], _T]) -> _T | None:
+        """Run a store call; a failing disk never takes the conversation on screen with it."""
+        if self.store is None:
+            return None
+        from tui_chat.store import StoreError
+
+        try:
+            return call()
+        except StoreError as error:
+            log.error("store: %s failed: %s", what, error)
+            if not self._store_failed:
+                self._store_failed = True
+                self.notify(f"Could not save the conversation ({sanitize_line(str(error))}). "
+                            "It stays on screen.", severity="error", timeout=10, markup=False)
+            return None
+
+    def _persist_user(self, text: str) -> int | None:
+        store = self.store
+        if store is None:
+            return None
+        if self.conversation_id is None:
+            self.conversation_id = self._store_call("create", lambda: store.create_conversation(
+                model=self.options.params.model, system=self.options.system))
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            return None
+        self._store_call("title", lambda: store.set_title_if_empty(conversation_id, text))
+        return self._store_call("add", lambda: store.add_message(
+            conversation_id, "user", text, model=self.options.params.model))
+
+    def _persist_start(self, replaces: int | None) -> int | None:
+        store, conversation_id = self.store, self.conversation_id
+        if store is None or conversation_id is None:
+            return None
+        return self._store_call("start", lambda: store.start_answer(
+            conversation_id, model=self.options.params.model, replaces=replaces))
+
+    def _persist_partial(self, exchange: Exchange) -> None:
+        """Save the growing answer about once a second, so a crash loses at most that."""
+        store, answer_id = self.store, self._answer_id
+        if store is None or answer_id is None or self._exchange is not exchange:
+            return
+        now = self._clock()
+        if now - self._last_save < 1.0:
+            return
+        self._last_save = now
+        length = sum(map(len, exchange.parts))
+        if length != self._saved_chars:
+            self._saved_chars = length
+            text = exchange.text
+            self._store_call("save", lambda: store.save_partial(answer_id, text))
+
+    def _persist_end(self, message_id: int | None, exchange: Exchange,
+                     status: MessageStatus, error_text: str) -> None:
+        store = self.store
+        if store is None or message_id is None:
+            return
+        stored = "failed" if status in ("waiting", "streaming") else status
+        text = exchange.text
+        self._store_call("finish", lambda: store.finish_answer(
+            message_id, text, stored, metrics=exchange.metrics, error=error_text or None))
+
+    async def load_conversation(self, conversation_id: int,
+                                message_id: int | None = None) -> None:
+        """Show a stored conversation and continue it."""
+        store = self.store
+        if store is None:
+            return
+        await self.stop_answer()
+        stored = self._store_call("load", lambda: store.messages(conversation_id)) or []
+        summary = self._store_call("get", lambda: store.get_conversation(conversation_id))
+        if summary is None:
+            self.notify(f"No conversation {conversation_id}.", severity="error", markup=False)
+            return
+        self.conversation_id = conversation_id
+        self.history = [m for row in stored if (m := _history_message(row)) is not None]
+        self._exchange = None
+        self._answer_view = None
+        self.phase = "ready"
+        await self.transcript.remove_children()
+        views = [_view_for(row, self.render_style()) for row in stored]
+        await self.transcript.mount_all(views)
+        target = next((v for v in views if message_id is not None
+                       and v.message_id == message_id), None)
+        if target is not None:
+            self.transcript.scroll_to_widget(target, animate=False, top=True)
+        else:
+            self.transcript.scroll_end(animate=False)
+
+    async def new_conversation(self) -> None:
+        """Start an empty conversation (stored on its first message)."""
+        await self.stop_answer()
+        self.conversation_id = None
+        self.history = []
+        self._exchange = None
+        self._answer_view = None
+        self.phase = "ready"
+        await self.transcript.remove_children()
+
+    # -- scrolling -------------------------------------------------------------------------
+
+    def _update_new_below(self, *_: object) -> None:
+        """Say that text is arriving below while the person reads further up."""
+        self.query_one("#new-below").display = self.transcript.detached and self.phase in _BUSY
+
+
+def _history_message(row: StoredMessage) -> Message | None:
+    """What a stored row contributes to the context sent to the model."""
+    if row.role == "assistant" and not row.content:
+        return None  # a failed answer with no text: the question stands alone
+    if row.role == "system":
+        return None  # the system prompt comes from the settings, sent first
+    return row.to_message()
+
+
+def _view_for(row: StoredMessage, style: RenderStyle) -> MessageView:
+    from tui_chat.models import Metrics
+
+    role = row.role if row.role in ("user", "assistant", "error") else "assistant"
+    view = MessageView(role, row.content, status=row.status, render_style=style,
+                       message_id=row.id)
+    if row.role == "assistant":
+        metrics = Metrics(started_at=0.0, first_token_at=row.ttft, ended_at=row.total_time,
+                          completion_tokens=None if row.tokens_estimated
+                          else row.completion_tokens,
+                          estimated_tokens=row.completion_tokens or 0)
+        figures = format_metrics(metrics) if row.content else ""
+        if row.error:
+            view.set_footer(" · ".join(p for p in (sanitize_line(row.error), figures) if p),
+                            error=True)
+        elif row.status == "interrupted" and not row.error:
+            view.set_footer(" · ".join(p for p in ("the app stopped mid-answer", figures) if p),
+                            error=True)
+        else:
+            view.set_footer(figures)
+    return view

@@ -1,0 +1,1 @@
+"""Widgets: Textual and the domain types only; never the SDK, never SQL."""

@@ -1,0 +1,243 @@
+"""MessageView: one message of the transcript, drawn line by line through `render/`.
+
+The screen pushes text in with `append`; the widget renders at most once per frame and
+refreshes only the lines that changed, so a chunk costs in proportion to the chunk.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+from tui_chat.models import MessageStatus, Metrics
+from tui_chat.render import RenderStyle, StreamingDocument
+
+ViewRole = Literal["user", "assistant", "error", "system"]
+
+CURSOR = "▌"
+
+_STATUS_MARK: dict[str, str] = {
+    "waiting": "…",
+    "streaming": "",
+    "done": "✓",
+    "cancelled": "■ cancelled",
+    "interrupted": "⚠ interrupted",
+    "failed": "✗ failed",
+}
+
+
+def format_metrics(metrics: Metrics) -> str:
+    """One line of figures: tokens, time to first token, tokens per second, total time."""
+    parts: list[str] = []
+    tokens = metrics.tokens
+    if tokens:
+        approx = "~" if metrics.tokens_estimated else ""
+        parts.append(f"{approx}{tokens:,} tokens")
+    if (ttft := metrics.ttft) is not None:
+        parts.append(f"TTFT {ttft:.2f} s")
+    if (tps := metrics.tokens_per_second) is not None:
+        approx = "~" if metrics.tokens_estimated else ""
+        parts.append(f"{approx}{tps:.1f} tok/s")
+    if (total := metrics.total_time) is not None:
+        parts.append(f"{total:.2f} s")
+    return " · ".join(parts)
+
+
+class MessageView(Widget):
+    """One message: a user prompt, an assistant answer, or an error."""
+
+    DEFAULT_CSS = """
+    MessageView {
+        height: auto;
+        padding: 0 1;
+        margin: 0 0 1 0;
+        border-left: outer $secondary 60%;
+        &.-user { border-left: outer $primary; background: $boost; }
+        &.-error { border-left: outer $error; color: $text-error; }
+        &.-streaming, &.-waiting { border-left: outer $accent; }
+        &.-failed, &.-interrupted { border-left: outer $error; }
+        &.-cancelled { border-left: outer $warning; }
+        &:focus { background: $boost; border-left: outer $primary; }
+    }
+    MessageView > .message-view--footer { color: $text-muted; }
+    MessageView > .message-view--footer-error { color: $text-error; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-view--footer",
+        "message-view--footer-error",
+    }
+
+    can_focus = True
+
+    status: reactive[MessageStatus] = reactive("done", layout=True)
+    """Where this message is in its life; drives the `-<status>` CSS class and the footer."""
+
+    def __init__(
+        self,
+        role: ViewRole,
+        text: str = "",
+        *,
+        status: MessageStatus = "done",
+        render_style: RenderStyle | None = None,
+        message_id: int | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=f"-{role}")
+        self.role = role
+        self.message_id = message_id
+        """The stored message this view shows, when it is stored."""
+        self._document = StreamingDocument(
+            text, style=render_style, markdown=role == "assistant"
+        )
+        if status not in ("waiting", "streaming"):
+            self._document.finish()
+        self._footer = ""
+        self._footer_error = False
+        self._lines: list[Strip] = []
+        self._lines_width = -1
+        self._height_lines = -1
+        self._dirty = True
+        self._flush_timer: Timer | None = None
+        self.set_reactive(MessageView.status, status)
+        self.add_class(f"-{status}")
+
+    # -- what the screen calls -------------------------------------------------------------
+
+    FLUSH_INTERVAL: ClassVar[float] = 1 / 60
+    """Chunks arriving within one frame are drawn together."""
+
+    @property
+    def text(self) -> str:
+        """The whole message source as received (Markdown for answers)."""
+        return self._document.text
+
+    def append(self, text: str) -> None:
+        """Add text at the end. Cheap: drawing waits for the next frame."""
+        if not text:
+            return
+        self._document.append(text)
+        self._dirty = True
+        if self._flush_timer is None and self.is_mounted:
+            self._flush_timer = self.set_timer(self.FLUSH_INTERVAL, self._flush)
+
+    def set_footer(self, text: str, *, error: bool = False) -> None:
+        """The line under the message: figures when done, the reason when it failed."""
+        if (text, error) != (self._footer, self._footer_error):
+            self._footer = text
+            self._footer_error = error
+            self._dirty = True
+            self.refresh(layout=True)
+
+    def set_render_style(self, style: RenderStyle) -> None:
+        """The theme changed: draw everything again in the new colours."""
+        self._document.set_style(style)
+        self._lines_width = -1
+        self._dirty = True
+        self.refresh(layout=True)
+
+    def finish(self, status: MessageStatus) -> None:
+        """The answer ended: close open blocks, drop the cursor, show the status."""
+        self._document.finish()
+        self._dirty = True
+        self.status = status
+        self._flush()
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def watch_status(self, old: MessageStatus, new: MessageStatus) -> None:
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{new}")
+        self._dirty = True
+
+    def _flush(self) -> None:
+        """Render pending text and refresh only what changed."""
+        self._flush_timer = None
+        if not self.is_mounted:
+            return
+        width = self.content_region.width or self.size.width
+        if width <= 0:
+            self.refresh(layout=True)
+            return
+        old = self._lines
+        new = self._build_lines(width)
+        if len(new) != self._height_lines or len(new) != len(old):
+            self.refresh(layout=True)
+            return
+        first = next((i for i, (a, b) in enumerate(zip(old, new, strict=True))
+                      if a is not b and a != b), None)
+        if first is None:
+            return
+        last = next(i for i in range(len(new) - 1, first - 1, -1)
+                    if old[i] is not new[i] and old[i] != new[i])
+        gutter = self.styles.gutter
+        x = 0
+        if first == last:
+            # Text usually grows at the end of one line: repaint from where it changed, so a
+            # chunk costs the terminal bytes in proportion to the chunk, not to the line.
+            before, after = old[first].text, new[first].text
+            common = 0
+            for a, b in zip(before, after, strict=False):
+                if a != b:
+                    break
+                common += 1
+            if before != after:  # same text, new styles: repaint the whole line
+                x = gutter.left + cell_len(after[:common])
+        self.refresh(Region(x, gutter.top + first, self.size.width - x, last - first + 1))
+
+    def _build_lines(self, width: int) -> list[Strip]:
+        if not self._dirty and width == self._lines_width:
+            return self._lines
+        streaming = self.status in ("waiting", "streaming")
+        lines = list(self._document.render(width, cursor=CURSOR if streaming else ""))
+        if self.status == "waiting" and not self._document.text:
+            lines = [Strip([])]  # placeholder row; the footer says "thinking"
+        footer = self._footer_text()
+        if footer:
+            component = ("message-view--footer-error" if self._footer_error
+                         else "message-view--footer")
+            style = self.get_component_rich_style(component)
+            from rich.segment import Segment
+            from rich.text import Text
+
+            rendered = Text(footer, style=style, no_wrap=True, overflow="ellipsis")
+            rendered.truncate(width, overflow="ellipsis")
+            lines.append(Strip([Segment(part.text, part.style) for part in
+                                rendered.render(self.app.console)]))
+        self._lines = lines
+        self._lines_width = width
+        self._dirty = False
+        return lines
+
+    def _footer_text(self) -> str:
+        if self.role != "assistant":
+            return self._footer
+        if self.status == "waiting":
+            return "● thinking…"
+        if self.status == "streaming":
+            return self._footer
+        mark = _STATUS_MARK.get(self.status, "")
+        if self._footer and mark:
+            return f"{mark} · {self._footer}"
+        return self._footer or mark
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._height_lines = len(self._build_lines(width))
+        return self._height_lines
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_region.width or self.size.width
+        # Lines are rebuilt by the frame flush and by layout, not while painting, so the
+        # height the layout knows and the lines painted always agree.
+        lines = self._lines if width == self._lines_width else self._build_lines(width)
+        base: Style = self.rich_style
+        if y < len(lines):
+            return lines[y].apply_style(base)
+        return Strip.blank(self.content_region.width, base)

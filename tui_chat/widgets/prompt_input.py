@@ -1,0 +1,98 @@
+"""PromptInput: the multiline prompt. Enter sends; Shift+Enter or Ctrl+J starts a new line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import TextArea
+
+from tui_chat.sanitize import sanitize
+
+
+class PromptInput(TextArea):
+    """Multiline prompt with a length limit that never loses what was typed or pasted."""
+
+    DEFAULT_CSS = """
+    PromptInput {
+        height: auto;
+        min-height: 3;
+        max-height: 12;
+        border: tall $border-blurred;
+        padding: 0 1;
+        &:focus { border: tall $border; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("shift+enter,ctrl+j,alt+enter", "newline", "New line", show=False,
+                id="prompt.newline"),
+    ]
+
+    @dataclass
+    class Submitted(Message):
+        """The person sent the prompt. Handled as `@on(PromptInput.Submitted)`."""
+
+        prompt_input: PromptInput
+        text: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    @dataclass
+    class Refused(Message):
+        """The prompt was not sent (too long); the text stays in the input."""
+
+        prompt_input: PromptInput
+        reason: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    def __init__(self, *, max_chars: int = 200_000, id: str | None = None) -> None:
+        super().__init__(
+            id=id,
+            soft_wrap=True,
+            tab_behavior="focus",
+            show_line_numbers=False,
+            language=None,
+            placeholder="Ask anything · Enter sends · Shift+Enter / Ctrl+J new line",
+            highlight_cursor_line=False,
+            compact=True,
+        )
+        self.max_chars = max_chars
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.prevent_default()  # TextArea would insert a newline
+            event.stop()
+            self.action_submit()
+
+    def action_submit(self) -> None:
+        text = self.text
+        if not text.strip():
+            return
+        if len(text) > self.max_chars:
+            self.post_message(self.Refused(
+                self, f"Message is {len(text):,} characters; the limit is {self.max_chars:,}. "
+                "Nothing was sent and your text is still here."))
+            return
+        self.post_message(self.Submitted(self, text))
+        self.clear()
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Pasted text is untrusted (it may carry escape sequences from a terminal or web page);
+        # it is made safe here so it is safe everywhere it is shown later.
+        event.prevent_default()
+        event.stop()
+        cleaned = sanitize(event.text)
+        if cleaned:
+            self.insert(cleaned)

@@ -1,0 +1,40 @@
+"""Transcript: the scrolling log of messages. Follows the stream unless the person scrolled up."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.reactive import var
+
+
+class Transcript(VerticalScroll):
+    """Scrolls with new text while at the bottom; stays put once the person scrolls up."""
+
+    DEFAULT_CSS = """
+    Transcript {
+        height: 1fr;
+        padding: 1 1 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("end", "follow", "Follow", show=False, id="transcript.follow"),
+    ]
+
+    detached: var[bool] = var(False)
+    """True while the person has scrolled away from the bottom."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.detached = new < self.max_scroll_y - 0.5
+
+    def action_follow(self) -> None:
+        """Jump to the end and follow new text again."""
+        self.scroll_end(animate=False, immediate=True)
+        self.detached = False
