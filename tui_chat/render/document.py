@@ -331,12 +331,10 @@ class StreamingDocument:
     # -- code ----------------------------------------------------------------------------
 
     def _fence_label(self, block: _Block, width: int) -> list[Strip]:
-        label = f" {block.language or 'code'} "
         background = Style(bgcolor=self._style.code_background)
-        text = Text(label, style=background + self._style.muted)
-        text.truncate(width)
-        return [Strip([*text.render(_console(self._style)),
-                       Segment(" " * max(0, width - text.cell_len), background)])]
+        label = f" {block.language or 'code'} "[:width]
+        return [Strip([Segment(label, self._style.muted + background),
+                       Segment(" " * max(0, width - len(label)), background)], width)]
 
     def _code_lines(self, block: _Block, width: int, *, whole: bool = False) -> list[Strip]:
         """Strips of the completed code lines; highlights only lines not done before."""
@@ -372,8 +370,9 @@ class StreamingDocument:
             wrapped = list(line.wrap(console, inner, overflow="fold", no_wrap=False))
         strips = []
         for piece in wrapped:
+            # The theme's code background wins over the Pygments style's own token backgrounds.
             segments = [Segment(" ", background)]
-            segments.extend(Segment(s.text, background + s.style if s.style else background)
+            segments.extend(Segment(s.text, s.style + background if s.style else background)
                             for s in piece.render(console) if s.text)
             used = 1 + piece.cell_len
             segments.append(Segment(" " * max(0, width - used), background))
