@@ -112,6 +112,9 @@ class TuiChatApp(App[None]):
             yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s)",
                                 screen.action_toggle_pause)
 
+    async def on_unmount(self) -> None:
+        await self.provider.aclose()  # release the HTTP connections while the loop still runs
+
     def action_help(self) -> None:
         """Show every key of the current screen."""
         from tui_chat.screens.help import HelpScreen

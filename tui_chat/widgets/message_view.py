@@ -104,6 +104,8 @@ class MessageView(Widget):
         self._lines: list[Strip] = []
         self._lines_width = -1
         self._height_lines = -1
+        self.drawn_chars = 0
+        """How much of the source the current lines show (benchmarks read it)."""
         self._dirty = True
         self._flush_timer: Timer | None = None
         self.set_reactive(MessageView.status, status)
@@ -214,6 +216,7 @@ class MessageView(Widget):
         self._lines = lines
         self._lines_width = width
         self._dirty = False
+        self.drawn_chars = len(self._document)
         return lines
 
     def _footer_text(self) -> str:
