@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -18,6 +21,14 @@ from tui_chat.screens.chat import ChatOptions, ChatScreen
 from tui_chat.session import RetryPolicy
 from tui_chat.store import ConversationStore
 from tui_chat.themes import ThemeFile
+from tui_chat.widgets.message_view import MessageView
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of a Markdown text, without their fences."""
+    return [match.group(2) for match in _FENCE.finditer(markdown)]
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +92,14 @@ class TuiChatApp(App[None]):
             max_input_chars=s.max_input_chars,
             context_messages=s.context_messages,
             context_tokens=s.context_tokens,
+            models=s.models,
+            presets=s.presets,
         )
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         from tui_chat.themes import app_variables_for
 
         return app_variables_for(self.current_theme)
-
-    def watch_theme(self, name: str) -> None:
-        from tui_chat.themes import syntax_style_for
-
-        # Called once from App.__init__, before our own attributes exist.
-        theme_files = getattr(self, "_theme_files", [])
-        self.code_theme = syntax_style_for(name, theme_files, dark=self.current_theme.dark)
 
     def _apply_theme(self, name: str) -> None:
         if name in self.available_themes:
@@ -104,13 +110,93 @@ class TuiChatApp(App[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if not isinstance(screen, ChatScreen):
+            return
+        yield SystemCommand("Chat: new conversation", "Start an empty conversation (ctrl+n)",
+                            screen.action_new_conversation)
+        yield SystemCommand("Chat: retry", "Ask again for the last answer (ctrl+r)",
+                            screen.action_retry)
+        yield SystemCommand("Chat: cancel", "Stop the running answer, keep its text (esc)",
+                            screen.action_cancel)
+        yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s)",
+                            screen.action_toggle_pause)
+        yield SystemCommand("Chat: copy last answer", "As Markdown, via OSC 52 (ctrl+g)",
+                            screen.action_copy_answer)
+        yield SystemCommand("Chat: copy last code block", "The last fenced code block of the "
+                            "last answer", self.action_copy_code)
+        yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
+                            screen.action_pick_model)
+        yield SystemCommand("Chat: edit system prompt", "For this conversation, with presets (f3)",
+                            screen.action_edit_system)
+        if screen.store is not None:
+            yield SystemCommand("Chat: conversations and search", "Open, rename, delete, "
+                                "full-text search (ctrl+o)", screen.action_conversations)
+        yield SystemCommand("Chat: export as Markdown", "Write this conversation to a .md file",
+                            self.action_export)
+        yield SystemCommand("Help: keys", "Every key binding (f1)", self.action_help)
+        for name in sorted(self.settings.profiles):
+            yield SystemCommand(f"Endpoint: {name}",
+                                f"Switch to the {name} profile from the config",
+                                lambda name=name: self.switch_profile(name))
+
+    def action_copy_code(self) -> None:
+        screen = self.screen
         if isinstance(screen, ChatScreen):
-            yield SystemCommand("Chat: retry", "Ask again for the last answer (ctrl+r)",
-                                screen.action_retry)
-            yield SystemCommand("Chat: cancel", "Stop the running answer, keep its text (esc)",
-                                screen.action_cancel)
-            yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s)",
-                                screen.action_toggle_pause)
+            answers = [v for v in screen.query(MessageView) if v.role == "assistant"]
+            blocks = code_blocks(answers[-1].text) if answers else []
+            screen.copy_text(blocks[-1] if blocks else "", "the last code block")
+
+    def action_export(self) -> None:
+        """Write the conversation as Markdown into the current directory (owner-only)."""
+        screen = self.screen
+        if not isinstance(screen, ChatScreen):
+            return
+        name = f"tui-chat-{screen.conversation_id or 'unsaved'}-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        path = Path.cwd() / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(screen.export_markdown())
+        except OSError as error:
+            self.notify(f"Export failed: {error.strerror or error}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"Exported to {path}", markup=False, timeout=6)
+
+    def switch_profile(self, name: str) -> None:
+        from tui_chat.config import ConfigError, apply_profile
+        from tui_chat.providers import make_provider
+
+        try:
+            settings = apply_profile(self.settings, name, os.environ)
+        except ConfigError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        screen = self.screen
+        if isinstance(screen, ChatScreen):
+            screen.set_provider(make_provider(settings), settings.model,
+                                f"{name} ({settings.base_url})")
+
+    def watch_theme(self, name: str) -> None:
+        from tui_chat.themes import syntax_style_for
+
+        # Called once from App.__init__, before our own attributes exist.
+        theme_files = getattr(self, "_theme_files", [])
+        self.code_theme = syntax_style_for(name, theme_files, dark=self.current_theme.dark)
+        settings = getattr(self, "settings", None)
+        if self.is_running and settings is not None and name != settings.theme:
+            self._remember_theme(name)
+
+    def _remember_theme(self, name: str) -> None:
+        """Keep the chosen theme for next time, in the config file."""
+        from tui_chat import locations
+        from tui_chat.config import remember_setting
+
+        path = self.settings.config_path or locations.config_file()
+        try:
+            remember_setting(path, "theme", name)
+        except OSError as error:
+            log.warning("could not save the theme choice: %s", error)
 
     async def on_unmount(self) -> None:
         await self.provider.aclose()  # release the HTTP connections while the loop still runs

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tui_chat.store import ConversationStore
 
 SETTINGS_FLAGS = ("base_url", "model", "system", "temperature", "max_tokens", "theme",
-                  "api_key_env")
+                  "api_key_env", "profile")
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +34,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key-env", metavar="VAR",
                         help="environment variable that holds the API key "
                              "(default OPENAI_API_KEY)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="endpoint profile from the config file's [profiles.NAME]")
     parser.add_argument("--no-stream", action="store_true",
                         help="one non-streaming request per answer")
 

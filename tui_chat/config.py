@@ -66,6 +66,14 @@ class Settings:
     """Estimated token budget for the history sent with each request (system prompt included)."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id → keys, e.g. {"chat.cancel": "f8"}."""
+    models: tuple[str, ...] = ()
+    """Model names offered by the picker when the server does not list its own."""
+    presets: Mapping[str, str] = field(default_factory=dict)
+    """Named system prompts: [presets] name = "prompt"."""
+    profiles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Named endpoints: [profiles.NAME] base_url, api_key_env, model."""
+    profile: str | None = None
+    """The profile in use, if any."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -98,7 +106,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_messages": (int,),
     "context_tokens": (int,),
 }
-_TABLES = {"keys"}
+_TABLES = {"keys", "presets", "profiles", "models"}
+_PROFILE_KEYS = ("base_url", "api_key_env", "model")
 _ENV_NAMES = {
     "OPENAI_BASE_URL": "base_url",
     "OPENAI_MODEL": "model",
@@ -174,16 +183,62 @@ def read_config_file(path: Path) -> dict[str, Any]:
         if key == "api_key":
             raise ConfigError(f"{where}: keys are not kept in the config file; put the key in an "
                               "environment variable and name it with api_key_env")
-        if key in _TABLES:
+        if key == "keys":
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise ConfigError(f"{where}: [keys] must map binding ids to key names")
             values["keymap"] = dict(value)
+            continue
+        if key == "presets":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{where}: [presets] must map names to prompt strings")
+            values["presets"] = dict(value)
+            continue
+        if key == "models":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: 'models' must be a list of model names")
+            values["models"] = tuple(value)
+            continue
+        if key == "profiles":
+            values["profiles"] = _check_profiles(value, path, text)
+            continue
+        if key == "profile":
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: 'profile' must be a string")
+            values["profile"] = value
             continue
         if key not in _FIELD_TYPES:
             known = ", ".join(sorted([*_FIELD_TYPES, *_TABLES]))
             raise ConfigError(f"{where}: unknown setting '{key}' (known: {known})")
         values[key] = _check_value(key, value, where)
     return values
+
+
+def _check_profiles(value: Any, path: Path, text: str) -> dict[str, dict[str, str]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{_where(path, text, 'profiles')}: [profiles.NAME] tables expected")
+    profiles: dict[str, dict[str, str]] = {}
+    for name, table in value.items():
+        where = _where(path, text, name) if _line_of(text, name) else str(path)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [profiles.{name}] must be a table")
+        for key, item in table.items():
+            if key not in _PROFILE_KEYS:
+                raise ConfigError(f"{_where(path, text, key)}: unknown profile setting '{key}' "
+                                  f"in [profiles.{name}] (known: {', '.join(_PROFILE_KEYS)})")
+            _check_value(key, item, where)
+        profiles[name] = dict(table)
+    return profiles
+
+
+def apply_profile(settings: Settings, name: str, environ: Mapping[str, str]) -> Settings:
+    """Settings switched to the named endpoint profile (its key read from its own variable)."""
+    if name not in settings.profiles:
+        known = ", ".join(sorted(settings.profiles)) or "none are configured"
+        raise ConfigError(f"unknown profile '{name}' (profiles: {known})")
+    profile = settings.profiles[name]
+    changed = replace(settings, profile=name, **profile)
+    # Never send one endpoint's key to another: the key comes from the profile's variable only.
+    return replace(changed, api_key=environ.get(changed.api_key_env) or None)
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -230,6 +285,14 @@ def load_settings(
     if path is not None and (path_is_explicit or path.exists()):
         values.update(read_config_file(path))
         values["config_path"] = path
+    profile = flags.pop("profile", None) or values.get("profile")
+    if profile is not None:
+        profiles = values.get("profiles", {})
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none are configured"
+            raise ConfigError(f"unknown profile '{profile}' (profiles: {known})")
+        values.update(profiles[profile])
+        values["profile"] = profile
     values.update(_from_environ(environ))
     for name, value in flags.items():
         if value is None:
@@ -244,3 +307,30 @@ def load_settings(
 
 def setting_names() -> list[str]:
     return [f.name for f in fields(Settings)]
+
+
+def remember_setting(path: Path, name: str, value: str) -> None:
+    """Set one top-level string setting in the config file, keeping the rest of it as written."""
+    line = f"{name} = {_toml_string(value)}\n"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    pattern = re.compile(rf"^[ \t]*{re.escape(name)}[ \t]*=.*\n?", re.MULTILINE)
+    first_table = re.search(r"^\s*\[", text, re.MULTILINE)
+    match = pattern.search(text)
+    if match and (first_table is None or match.start() < first_table.start()):
+        text = text[:match.start()] + line + text[match.end():]
+    else:
+        text = line + text  # top-level keys must come before the first [table]
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_suffix(".toml.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(temporary, path)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

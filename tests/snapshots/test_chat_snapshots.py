@@ -114,3 +114,59 @@ def test_error_answer(snap_compare) -> None:
     provider = ScriptedProvider(error=AuthFailed(
         "401: API key rejected by api.example.test; set OPENAI_API_KEY or api_key_env"))
     assert snap_compare(app_with(provider), terminal_size=SIZE, run_before=ask)
+
+
+def test_help_screen(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        pilot.app.screen.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(app_with(ScriptedProvider()), terminal_size=SIZE, run_before=run_before)
+
+
+def test_model_picker(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        pilot.app.screen.query_one(PromptInput).cursor_blink = False
+        await pilot.press("f2")
+        async with asyncio.timeout(10):
+            while not pilot.app.screen.query("#picker-list"):
+                await pilot.pause(0.02)
+            await pilot.app.screen.workers.wait_for_complete()
+        await pilot.press(*"7b")
+        await pilot.pause()
+        pilot.app.screen.query_one("#picker-filter").cursor_blink = False
+        await pilot.pause()
+
+    provider = ScriptedProvider(models=["llama3.2:3b", "qwen2.5:7b", "mistral:7b", "phi4"])
+    assert snap_compare(app_with(provider), terminal_size=SIZE, run_before=run_before)
+
+
+def test_command_palette(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        pilot.app.screen.query_one(PromptInput).cursor_blink = False
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"chat")
+        await pilot.pause(0.3)
+        for field in pilot.app.screen.query("Input"):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app_with(ScriptedProvider()), terminal_size=SIZE, run_before=run_before)
+
+
+def _themed(theme: str):
+    provider = ScriptedProvider([*(Delta(ANSWER[i:i + 9]) for i in range(0, len(ANSWER), 9)),
+                                 Usage(20, 96), Finished("stop")])
+    return make_app(load_settings(None, {}, base_url="http://127.0.0.1:9/v1",
+                                  model="snapshot-model", theme=theme),
+                    provider, clock=frozen_clock)
+
+
+def test_dark_theme_harbour(snap_compare) -> None:
+    assert snap_compare(_themed("harbour"), terminal_size=SIZE, run_before=ask)
+
+
+def test_light_theme_paper(snap_compare) -> None:
+    assert snap_compare(_themed("paper"), terminal_size=SIZE, run_before=ask)

@@ -103,3 +103,48 @@ def test_local_servers_get_a_placeholder_key_hosted_ones_need_a_real_one() -> No
 def test_keymap_table(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, '[keys]\n"chat.cancel" = "f8"\n'), {})
     assert settings.keymap == {"chat.cancel": "f8"}
+
+
+PROFILES = '''
+models = ["llama3.2", "qwen2.5"]
+
+[presets]
+terse = "Answer in one sentence."
+
+[profiles.local]
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
+
+[profiles.hosted]
+base_url = "https://api.openai.com/v1"
+api_key_env = "HOSTED_KEY"
+model = "gpt-4o-mini"
+'''
+
+
+def test_profiles_presets_and_models(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, PROFILES), {"OPENAI_API_KEY": "k1"},
+                             profile="local")
+    assert settings.base_url == "http://127.0.0.1:11434/v1"
+    assert settings.model == "llama3.2"
+    assert settings.profile == "local"
+    assert settings.models == ("llama3.2", "qwen2.5")
+    assert settings.presets == {"terse": "Answer in one sentence."}
+
+
+def test_switching_profile_never_carries_another_endpoints_key(tmp_path: Path) -> None:
+    from tui_chat.config import apply_profile
+
+    env = {"OPENAI_API_KEY": "key-for-openai"}
+    settings = load_settings(write(tmp_path, PROFILES), env)
+    hosted = apply_profile(settings, "hosted", env)
+    assert hosted.base_url == "https://api.openai.com/v1"
+    assert hosted.api_key is None  # HOSTED_KEY is not set; OPENAI_API_KEY is not borrowed
+    with pytest.raises(ConfigError, match="unknown profile 'nope'.*hosted, local"):
+        apply_profile(settings, "nope", env)
+
+
+def test_unknown_profile_setting_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[profiles.x]\nbase_url = "http://127.0.0.1:1/v1"\nmodle = "m"\n')
+    with pytest.raises(ConfigError, match="line 3.*unknown profile setting 'modle'"):
+        load_settings(path, {})

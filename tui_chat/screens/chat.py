@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 from textual import on, work
@@ -53,6 +53,8 @@ class ChatOptions:
     max_input_chars: int = 200_000
     context_messages: int = 20
     context_tokens: int = 8000
+    models: tuple[str, ...] = ()
+    presets: Mapping[str, str] = field(default_factory=dict)
 
 
 class ChatScreen(Screen[None]):
@@ -68,6 +70,9 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+end", "follow", "Follow", show=False, id="chat.follow"),
         Binding("ctrl+o", "conversations", "Chats", id="chat.conversations"),
         Binding("ctrl+n", "new_conversation", "New", show=False, id="chat.new"),
+        Binding("ctrl+g,f4", "copy_answer", "Copy", id="chat.copy"),
+        Binding("f2", "pick_model", "Model", id="chat.model"),
+        Binding("f3", "edit_system", "System", show=False, id="chat.system"),
     ]
 
     phase: var[Phase] = var("ready", bindings=True)
@@ -369,6 +374,72 @@ class ChatScreen(Screen[None]):
 
     async def action_new_conversation(self) -> None:
         await self.new_conversation()
+
+    # -- copy, model, system prompt -------------------------------------------------------------
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy through the terminal (OSC 52), which also works over SSH."""
+        if not text:
+            self.notify(f"Nothing to copy: {what} is empty.", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied {what} ({len(text):,} chars) via the terminal clipboard (OSC 52). "
+                    "In tmux: set -g set-clipboard on.", markup=False, timeout=4)
+
+    def action_copy_answer(self) -> None:
+        """Copy the focused message, or else the last answer, as Markdown source."""
+        focused = self.focused
+        if isinstance(focused, MessageView):
+            self.copy_text(focused.text, f"the {focused.role} message")
+            return
+        answers = [v for v in self.query(MessageView) if v.role == "assistant"]
+        self.copy_text(answers[-1].text if answers else "", "the last answer")
+
+    def action_pick_model(self) -> None:
+        from tui_chat.screens.model_picker import ModelPicker
+
+        self.app.push_screen(ModelPicker(self._provider, self.options.params.model,
+                                         self.options.models), self._model_chosen)
+
+    def _model_chosen(self, model: str | None) -> None:
+        if model:
+            self.set_model(model)
+
+    def set_model(self, model: str) -> None:
+        """Use another model for this conversation's next requests."""
+        params = replace(self.options.params, model=model)
+        self.options = replace(self.options, params=params)
+        self.query_one(StatusBar).model = model
+        self.notify(f"Model: {model}", markup=False, timeout=3)
+
+    def set_provider(self, provider: Provider, model: str, label: str) -> None:
+        """Talk to another endpoint from the next request on (a profile switch)."""
+        self._provider = provider
+        self.set_model(model)
+        self.notify(f"Endpoint: {label}", markup=False, timeout=3)
+
+    def action_edit_system(self) -> None:
+        from tui_chat.screens.prompt_editor import PromptEditor
+
+        self.app.push_screen(PromptEditor(self.options.system, self.options.presets),
+                             self._system_edited)
+
+    def _system_edited(self, system: str | None) -> None:
+        if system is not None:
+            self.options = replace(self.options, system=system)
+            self.notify("System prompt updated for this conversation.", markup=False, timeout=3)
+
+    def export_markdown(self) -> str:
+        """This conversation as Markdown (from the store when saved, else from the screen)."""
+        if self.store is not None and self.conversation_id is not None:
+            store, conversation_id = self.store, self.conversation_id
+            text = self._store_call("export", lambda: store.export_markdown(conversation_id))
+            if text is not None:
+                return text
+        lines = []
+        for view in self.query(MessageView):
+            lines.append(f"## {view.role}\n\n{view.text}\n")
+        return "\n".join(lines)
 
     def action_follow(self) -> None:
         self.transcript.action_follow()

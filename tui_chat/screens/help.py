@@ -50,20 +50,23 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content(_TIPS), id="help-tips")
 
     def _table(self) -> Content:
-        rows: dict[str, tuple[str, str]] = {}
+        ours: dict[str, tuple[str, str]] = {}
+        editing: dict[str, str] = {}
         for active in self._beneath.active_bindings.values():
             binding = active.binding
             description = binding.description or binding.action
             keys = self.app.get_key_display(binding)
-            binding_id = binding.id or ""
-            if description in rows:
-                continue
-            rows[description] = (keys, binding_id)
-        width = max((len(keys) for keys, _ in rows.values()), default=4) + 2
+            if binding.id:
+                ours.setdefault(binding.id, (keys, description))
+            else:
+                editing.setdefault(description, keys)
+        width = max((len(keys) for keys, _ in ours.values()), default=4) + 2
         lines = ["Keys", ""]
-        for description, (keys, binding_id) in sorted(rows.items(), key=lambda r: r[1][1]):
-            suffix = f"  ({binding_id})" if binding_id else ""
-            lines.append(f"{keys.ljust(width)}{description}{suffix}")
+        for binding_id, (keys, description) in sorted(ours.items()):
+            lines.append(f"{keys.ljust(width)}{description.ljust(12)}  {binding_id}")
+        if editing:
+            lines += ["", "In the input: " + " · ".join(
+                f"{keys} {description.lower()}" for description, keys in editing.items())]
         return Content("\n".join(lines))
 
     async def action_dismiss(self, result: None = None) -> None:
