@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      title="commands (without one, the app starts)")
     add_history_parsers(commands)
+    from tui_chat.web import add_web_parser
+
+    add_web_parser(commands, add_settings_arguments)
     return parser
 
 
@@ -117,6 +120,10 @@ def fail(message: str, code: int = 2) -> int:
 
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "web_command", False):
+        from tui_chat.web import web_command
+
+        return web_command(args)
     if getattr(args, "history_command", None):
         from tui_chat.history_cli import run_history_command
 
