@@ -10,7 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -93,6 +93,9 @@ class ChatScreen(Screen[None]):
         self.conversation_id = conversation_id
         """The stored conversation; created on the first message when None."""
         self._answer_id: int | None = None
+        self._unshown: list[StoredMessage] = []
+        """Stored messages of the open conversation not mounted yet (oldest first)."""
+        self._loading_earlier = False
         self._saved_chars = 0
         self._last_save = 0.0
         self._store_failed = False
@@ -123,6 +126,7 @@ class ChatScreen(Screen[None]):
                                                pause=True)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.watch(self.transcript, "detached", self._update_new_below)
+        self.watch(self.transcript, "scroll_y", self._scrolled, init=False)
         self._sync_status()
         if self.conversation_id is not None:
             self.call_after_refresh(self.load_conversation, self.conversation_id)
@@ -539,20 +543,84 @@ class ChatScreen(Screen[None]):
         self._answer_view = None
         self.phase = "ready"
         await self.transcript.remove_children()
-        views = [_view_for(row, self.render_style()) for row in stored]
-        await self.transcript.mount_all(views)
-        target = next((v for v in views if message_id is not None
+        self._unshown = list(stored)
+        start = len(stored) - self.WINDOW
+        if message_id is not None:
+            index = next((i for i, row in enumerate(stored) if row.id == message_id), None)
+            if index is not None:
+                start = min(start, index - 2)
+        await self.show_earlier(len(stored) - max(0, start))
+        target = next((v for v in self.query(MessageView) if message_id is not None
                        and v.message_id == message_id), None)
         if target is not None:
             self.transcript.scroll_to_widget(target, animate=False, top=True)
         else:
             self.transcript.scroll_end(animate=False)
 
+    WINDOW: ClassVar[int] = 40
+    """Messages mounted when a conversation opens; earlier ones load as the person scrolls up.
+    A layout pass visits every mounted widget, so a 1,000-message conversation stays fast."""
+
+    async def show_earlier(self, count: int | None = None) -> None:
+        """Mount up to `count` more of the stored messages above the ones shown."""
+        if not self._unshown:
+            return
+        count = self.WINDOW if count is None else count
+        rows, self._unshown = self._unshown[-count:], self._unshown[:-count]
+        style = self.render_style()
+        views = [_view_for(row, style) for row in rows]
+        transcript = self.transcript
+        first = next(iter(transcript.query(MessageView)), None)
+        old_height = transcript.virtual_size.height
+        old_y = transcript.scroll_y
+        with self.app.batch_update():
+            if first is not None:
+                await transcript.mount_all(views, before=first)
+            else:
+                await transcript.mount_all(views)
+            await self._update_earlier_marker()
+        if first is not None:
+            # Keep what the person was reading in place while content appears above it.
+            def keep_place() -> None:
+                grown = transcript.virtual_size.height - old_height
+                transcript.scroll_to(y=old_y + grown, animate=False)
+
+            self.call_after_refresh(keep_place)
+
+    async def _update_earlier_marker(self) -> None:
+        marker = self.query("#earlier")
+        if not self._unshown:
+            await marker.remove()
+            return
+        text = Content(f"↑ {len(self._unshown):,} earlier messages · scroll up or click to "
+                       "show more")
+        if marker:
+            marker.first(Static).update(text)
+        else:
+            await self.transcript.mount(Static(text, id="earlier"), before=0)
+
+    async def on_click(self, event: events.Click) -> None:
+        if event.widget is not None and event.widget.id == "earlier":
+            await self.show_earlier()
+
+    def _scrolled(self, *_: object) -> None:
+        if self._unshown and self.transcript.scroll_y <= 0 and not self._loading_earlier:
+            self._loading_earlier = True
+
+            async def load() -> None:
+                try:
+                    await self.show_earlier()
+                finally:
+                    self._loading_earlier = False
+
+            self.call_later(load)
+
     async def new_conversation(self) -> None:
         """Start an empty conversation (stored on its first message)."""
         await self.stop_answer()
         self.conversation_id = None
         self.history = []
+        self._unshown = []
         self._exchange = None
         self._answer_view = None
         self.phase = "ready"
