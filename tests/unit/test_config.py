@@ -140,11 +140,11 @@ def test_switching_profile_never_carries_another_endpoints_key(tmp_path: Path) -
     hosted = apply_profile(settings, "hosted", env)
     assert hosted.base_url == "https://api.openai.com/v1"
     assert hosted.api_key is None  # HOSTED_KEY is not set; OPENAI_API_KEY is not borrowed
-    with pytest.raises(ConfigError, match="unknown profile 'nope'.*hosted, local"):
+    with pytest.raises(ConfigError, match=r"unknown profile 'nope'.*hosted, local"):
         apply_profile(settings, "nope", env)
 
 
 def test_unknown_profile_setting_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, '[profiles.x]\nbase_url = "http://127.0.0.1:1/v1"\nmodle = "m"\n')
-    with pytest.raises(ConfigError, match="line 3.*unknown profile setting 'modle'"):
+    with pytest.raises(ConfigError, match=r"line 3.*unknown profile setting 'modle'"):
         load_settings(path, {})
