@@ -231,3 +231,26 @@ async def test_model_output_cannot_send_escape_sequences_to_the_terminal() -> No
         for bad in ("\x1b]52", "\x1b[2J", "\x9b", "\x1b]0;", "\x07"):
             assert bad not in frame
         assert "␛]52;c;SGVsbG8=" in frame
+
+
+async def test_scrolling_up_stops_following_and_says_new_text_is_below() -> None:
+    long_text = "".join(f"line {i}\n\n" for i in range(60))
+    provider = GatedProvider([long_text], ["more text arriving\n\n" * 20])
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        async with asyncio.timeout(5):
+            await provider.sent_first.wait()
+        await pilot.pause(0.2)
+        transcript = app.screen.transcript
+        assert transcript.scroll_y == transcript.max_scroll_y  # following
+        transcript.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        provider.gate.set()
+        await pilot.pause(0.3)
+        assert transcript.scroll_y == 0  # stays where the person is reading
+        assert app.screen.query_one("#new-below").display
+        await pilot.press("ctrl+end")
+        await settle(app, pilot)
+        assert transcript.scroll_y == transcript.max_scroll_y
+        assert not app.screen.query_one("#new-below").display

@@ -96,6 +96,7 @@ class ChatScreen(Screen[None]):
         self._unshown: list[StoredMessage] = []
         """Stored messages of the open conversation not mounted yet (oldest first)."""
         self._loading_earlier = False
+        self._text_below = False
         self._saved_chars = 0
         self._last_save = 0.0
         self._store_failed = False
@@ -221,6 +222,9 @@ class ChatScreen(Screen[None]):
                     if self._exchange is exchange and self.phase in ("waiting", "retrying"):
                         self.phase = "streaming"
                     view.append(text)
+                    if not self._text_below and self.transcript.detached:
+                        self._text_below = True
+                        self._update_new_below()
         except ProviderError as error:
             status = "interrupted" if isinstance(error, StreamBroken) and exchange.parts \
                 else "failed"
@@ -629,8 +633,10 @@ class ChatScreen(Screen[None]):
     # -- scrolling -------------------------------------------------------------------------
 
     def _update_new_below(self, *_: object) -> None:
-        """Say that text is arriving below while the person reads further up."""
-        self.query_one("#new-below").display = self.transcript.detached and self.phase in _BUSY
+        """Say that text arrived below while the person reads further up."""
+        if not self.transcript.detached:
+            self._text_below = False
+        self.query_one("#new-below").display = self._text_below
 
 
 def _history_message(row: StoredMessage) -> Message | None:
