@@ -78,6 +78,9 @@ class ChatScreen(Screen[None]):
     phase: var[Phase] = var("ready", bindings=True)
     """Drives which of cancel / pause / retry apply, and the status bar."""
 
+    SAVE_INTERVAL: ClassVar[float] = 0.5
+    """A streaming answer is saved at least this often (and at every ending)."""
+
     STATUS_INTERVAL: ClassVar[float] = 0.25
     """The status bar refreshes at most this often while an answer streams."""
 
@@ -505,12 +508,12 @@ class ChatScreen(Screen[None]):
             conversation_id, model=self.options.params.model, replaces=replaces))
 
     def _persist_partial(self, exchange: Exchange) -> None:
-        """Save the growing answer about once a second, so a crash loses at most that."""
+        """Save the growing answer twice a second, so a crash loses less than a second."""
         store, answer_id = self.store, self._answer_id
         if store is None or answer_id is None or self._exchange is not exchange:
             return
         now = self._clock()
-        if now - self._last_save < 1.0:
+        if now - self._last_save < self.SAVE_INTERVAL:
             return
         self._last_save = now
         length = sum(map(len, exchange.parts))
