@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_chat.web import add_web_parser
 
     add_web_parser(commands, add_settings_arguments)
+    from tui_chat.pipe_mode import add_ask_parser
+
+    add_ask_parser(commands, add_settings_arguments, add_db_argument)
     return parser
 
 
@@ -120,6 +123,10 @@ def fail(message: str, code: int = 2) -> int:
 
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "ask_command", False):
+        from tui_chat.pipe_mode import ask_command
+
+        return ask_command(args)
     if getattr(args, "web_command", False):
         from tui_chat.web import web_command
 

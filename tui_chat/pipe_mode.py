@@ -1,0 +1,149 @@
+"""`tui-chat ask`: one question, the answer streamed to stdout as plain text. No TUI.
+
+    tui-chat ask "what is a monad?"
+    git diff | tui-chat ask "review this"
+    tui-chat ask --json "one line summary" < notes.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from contextlib import aclosing
+from typing import Any, TextIO
+
+from tui_chat.models import Message, ProviderError, RequestParams, StreamBroken
+
+
+def add_ask_parser(subparsers: Any, add_settings_arguments: Any, add_db_argument: Any) -> None:
+    ask = subparsers.add_parser(
+        "ask", help="ask one question and print the answer (no TUI; reads stdin when piped)",
+        description="Ask one question and stream the answer to stdout as plain text. When "
+                    "stdin is piped, its text is added after the question.",
+    )
+    ask.add_argument("prompt", nargs="*", help="the question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ask.add_argument("--no-save", action="store_true", help="do not store the exchange")
+    add_settings_arguments(ask)
+    add_db_argument(ask)
+    ask.set_defaults(ask_command=True)
+
+
+def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
+    question = " ".join(args.prompt).strip()
+    piped = "" if stdin.isatty() else stdin.read()
+    if question and piped.strip():
+        return f"{question}\n\n{piped}"
+    return question or piped.strip()
+
+
+def fail(message: str, code: int, err: TextIO) -> int:
+    print(f"tui-chat: {message}", file=err)
+    return code
+
+
+def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
+                out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run `ask`; 0 on success, 1 when the request fails, 2 for bad input or settings."""
+    from tui_chat.cli import settings_from_args
+    from tui_chat.config import ConfigError
+
+    stdin = sys.stdin if stdin is None else stdin
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as error:
+        return fail(str(error), 2, err)
+    prompt = read_prompt(args, stdin)
+    if not prompt:
+        return fail("nothing to ask: give a question or pipe text in", 2, err)
+    if len(prompt) > settings.max_input_chars:
+        return fail(f"the question is {len(prompt):,} characters; the limit is "
+                    f"{settings.max_input_chars:,} (max_input_chars)", 2, err)
+    try:
+        return asyncio.run(_ask(settings, prompt, args, out, err))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,
+               err: TextIO) -> int:
+    from tui_chat.providers import make_provider
+    from tui_chat.sanitize import sanitize_line
+    from tui_chat.session import Exchange, RetryPending, RetryPolicy
+
+    store = None
+    conversation = answer_id = None
+    if not args.no_save:
+        from tui_chat.cli import open_store
+        from tui_chat.store import StoreError
+
+        try:
+            store = open_store(args.db)
+            conversation = store.create_conversation(model=settings.model,
+                                                     system=settings.system)
+            store.set_title_if_empty(conversation, prompt)
+            store.add_message(conversation, "user", prompt, model=settings.model)
+            answer_id = store.start_answer(conversation, model=settings.model)
+        except StoreError as error:
+            return fail(str(error), 2, err)
+
+    def retrying(pending: RetryPending | None) -> None:
+        if pending is not None:
+            print(f"tui-chat: retrying in {pending.resume_at - loop.time():.0f} s: "
+                  f"{sanitize_line(str(pending.error))}", file=err, flush=True)
+
+    loop = asyncio.get_running_loop()
+    messages = [Message("system", settings.system)] if settings.system else []
+    messages.append(Message("user", prompt))
+    provider = make_provider(settings)
+    exchange = Exchange(
+        provider, messages,
+        RequestParams(settings.model, temperature=settings.temperature,
+                      max_tokens=settings.max_tokens, stream=settings.stream),
+        retry=RetryPolicy(retries=settings.retries, max_delay=settings.retry_max_wait),
+        clock=loop.time, on_retry=retrying,
+    )
+    status, error_text, code = "done", None, 0
+    try:
+        async with aclosing(exchange.display_text()) as pieces:
+            async for text in pieces:
+                if not args.json:
+                    out.write(text)
+                    out.flush()
+    except ProviderError as error:
+        broken = isinstance(error, StreamBroken) and exchange.parts
+        status = "interrupted" if broken else "failed"
+        error_text = sanitize_line(str(error))
+        code = 1
+    except asyncio.CancelledError:
+        status, code = "cancelled", 130
+    finally:
+        await provider.aclose()
+        if store is not None and answer_id is not None:
+            store.finish_answer(answer_id, exchange.text, status, metrics=exchange.metrics,
+                                error=error_text)
+            store.close()
+    if args.json:
+        metrics = exchange.metrics
+        usage = None
+        if metrics.completion_tokens is not None:
+            prompt_tokens = metrics.prompt_tokens or 0
+            usage = {"prompt_tokens": prompt_tokens,
+                     "completion_tokens": metrics.completion_tokens,
+                     "total_tokens": prompt_tokens + metrics.completion_tokens}
+        print(json.dumps({
+            "model": settings.model, "content": exchange.text,
+            "finish_reason": exchange.finish_reason, "status": status, "error": error_text,
+            "usage": usage, "ttft": metrics.ttft, "total_time": metrics.total_time,
+            "conversation_id": conversation,
+        }, ensure_ascii=False), file=out)
+    elif exchange.parts:
+        out.write("\n")
+        out.flush()
+    if error_text:
+        print(f"tui-chat: {error_text}", file=err)
+    return code
