@@ -73,6 +73,12 @@ class TuiChatApp(App[None]):
                           clock=self._clock, store=self.store,
                           conversation_id=self._conversation_id)
 
+    def on_ready(self) -> None:
+        warm_up = getattr(self.provider, "warm_up", None)
+        if warm_up is not None:
+            # Import the SDK while the person types the first prompt, not before the screen.
+            self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+
     def on_mount(self) -> None:
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
@@ -225,6 +231,6 @@ def make_app(settings: Settings, provider: Provider | None = None,
     if provider is None:
         from tui_chat.providers import make_provider
 
-        provider = make_provider(settings)
+        provider = make_provider(settings, deferred=True)
     return TuiChatApp(settings, provider, startup_notices=startup_notices, clock=clock,
                       store=store, conversation_id=conversation_id)

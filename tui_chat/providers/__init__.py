@@ -6,7 +6,8 @@ app starts (and shows the first-run hint) without it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+import threading
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -48,16 +49,51 @@ class MissingKeyProvider:
         return None
 
 
-def make_provider(settings: Settings) -> Provider:
-    """The provider for `settings`: OpenAI-compatible, or a stand-in when a key is missing."""
+class DeferredProvider:
+    """Builds the real provider on first use, so importing the SDK (about 0.4 s) is not paid
+    before the first screen shows. `warm_up()` may be called from a thread to pay it early."""
+
+    def __init__(self, build: Callable[[], Provider]) -> None:
+        self._build = build
+        self._provider: Provider | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> Provider:
+        with self._lock:
+            if self._provider is None:
+                self._provider = self._build()
+            return self._provider
+
+    def stream(
+        self, messages: Sequence[Message], params: RequestParams
+    ) -> AsyncGenerator[StreamEvent, None]:
+        return self.warm_up().stream(messages, params)
+
+    async def list_models(self) -> list[str]:
+        return await self.warm_up().list_models()
+
+    async def aclose(self) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
+
+
+def make_provider(settings: Settings, *, deferred: bool = False) -> Provider:
+    """The provider for `settings`: OpenAI-compatible, or a stand-in when a key is missing.
+
+    With `deferred`, the SDK is imported on first use (or by `warm_up()`), not now.
+    """
     if settings.needs_key and settings.api_key is None:
         return MissingKeyProvider(missing_key_message(settings))
-    from tui_chat.providers.openai_compat import OpenAICompatible
 
-    return OpenAICompatible(
-        settings.base_url,
-        settings.effective_api_key,
-        connect_timeout=settings.connect_timeout,
-        stall_timeout=settings.stall_timeout,
-        api_key_env=settings.api_key_env,
-    )
+    def build() -> Provider:
+        from tui_chat.providers.openai_compat import OpenAICompatible
+
+        return OpenAICompatible(
+            settings.base_url,
+            settings.effective_api_key,
+            connect_timeout=settings.connect_timeout,
+            stall_timeout=settings.stall_timeout,
+            api_key_env=settings.api_key_env,
+        )
+
+    return DeferredProvider(build) if deferred else build()
