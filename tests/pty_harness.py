@@ -14,7 +14,7 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +46,7 @@ class TerminalApp:
         size: tuple[int, int] = (120, 40),
         emulate: bool = True,
         cwd: Path | None = None,
+        on_output: Callable[[float], None] | None = None,
     ) -> None:
         self.columns, self.lines = size
         self._master, slave = pty.openpty()
@@ -67,6 +68,8 @@ class TerminalApp:
         self._closed = threading.Event()
         self.screen = None
         self._stream = None
+        self._on_output = on_output
+        """Called (under the lock, after the screen took the bytes) with the read time."""
         if emulate:
             import pyte
 
@@ -98,6 +101,8 @@ class TerminalApp:
                 if self._stream is not None:
                     self._stream.feed(data)
                     self._answer_terminal_queries(data)
+                if self._on_output is not None:
+                    self._on_output(now)
 
     def _answer_terminal_queries(self, data: bytes) -> None:
         # Textual asks for the cursor position and terminal features; a real terminal answers.
@@ -122,7 +127,12 @@ class TerminalApp:
         """The emulated screen as text, one line per row."""
         assert self.screen is not None, "started without emulate"
         with self._lock:
-            return "\n".join(self.screen.display)
+            return self.display_unlocked()
+
+    def display_unlocked(self) -> str:
+        """The screen as text, for `on_output` callbacks (which already hold the lock)."""
+        assert self.screen is not None, "started without emulate"
+        return "\n".join(self.screen.display)
 
     def wait_for(self, text: str, timeout: float = 10.0) -> bool:
         """Wait until `text` is on the emulated screen."""

@@ -22,6 +22,7 @@ from tui_chat.render import RenderStyle, StreamingDocument
 ViewRole = Literal["user", "assistant", "error", "system"]
 
 CURSOR = "▌"
+_EMPTY = Strip([])
 
 _STATUS_MARK: dict[str, str] = {
     "waiting": "…",
@@ -112,6 +113,9 @@ class MessageView(Widget):
         self.add_class(f"-{status}")
 
     # -- what the screen calls -------------------------------------------------------------
+
+    JUMP_LINES: ClassVar[int] = 8
+    """While streaming, the height grows by this many lines at a time."""
 
     FLUSH_INTERVAL: ClassVar[float] = 1 / 60
     """Chunks arriving within one frame are drawn together."""
@@ -213,6 +217,12 @@ class MessageView(Widget):
             rendered.truncate(width, overflow="ellipsis")
             lines.append(Strip([Segment(part.text, part.style) for part in
                                 rendered.render(self.app.console)]))
+        if streaming and self.JUMP_LINES > 1:
+            # Jump scrolling: while streaming, the height grows a block of lines at a time, so
+            # the transcript relayouts and scrolls (repainting the whole screen) once per block
+            # instead of once per line; in between only the changed cells are sent.
+            reserve = -len(lines) % self.JUMP_LINES
+            lines.extend([_EMPTY] * reserve)
         self._lines = lines
         self._lines_width = width
         self._dirty = False

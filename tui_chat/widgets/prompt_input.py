@@ -66,6 +66,9 @@ class PromptInput(TextArea):
             compact=True,
         )
         self.max_chars = max_chars
+        # A blinking cursor repaints twice a second forever: bytes over SSH and wake-ups on
+        # battery while nothing happens. The terminal shows a steady one.
+        self.cursor_blink = False
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":

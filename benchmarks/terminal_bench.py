@@ -1,0 +1,190 @@
+"""The real app measured from the outside: a pty (120x40, xterm-256color) read through pyte.
+
+For each scenario the fake OpenAI server (a thread here, on 127.0.0.1) streams an answer whose
+every chunk carries a unique marker; the harness notes when the server wrote each chunk and
+when its marker first appeared on the emulated screen. Also: the app's CPU (psutil) and the
+bytes it wrote per chunk, launch-to-ready time, key echo delay while an answer streams, idle
+CPU and bytes, and resident memory after the big answer.
+
+    python benchmarks/terminal_bench.py            # all scenarios (about a minute)
+    python benchmarks/terminal_bench.py --quick    # smaller answers
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+
+from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
+from tests.pty_harness import TerminalApp, tui_chat_argv  # noqa: E402
+
+
+def marker(i: int) -> str:
+    return f"q{i}z"
+
+
+def prose(count: int) -> list[str]:
+    return [f" {marker(i)} word" + ("\n\n" if i % 40 == 39 else "") for i in range(count)]
+
+
+def code(count: int) -> list[str]:
+    lines = 250
+    per_line = max(1, count // lines)
+    chunks = ["Code:\n\n```python\n"]
+    i = 0
+    while len(chunks) < count:
+        line = i // per_line
+        end = "\n" if (i + 1) % per_line == 0 else ""
+        prefix = "    value = compute(" if i % per_line == 0 else " "
+        chunks.append(f"{prefix}{marker(len(chunks))}{end}")
+        i += 1
+        if line >= lines:
+            break
+    chunks.append("\n```\n")
+    return chunks
+
+
+class Watch:
+    """After every read from the pty, notes which chunks are on screen by now.
+
+    Text arrives in order, so the highest marker on screen proves every earlier chunk was
+    drawn (at fast rates many chunks scroll past between two frames)."""
+
+    MARK = re.compile(r"q(\d+)z")
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.with_marker = [i for i, chunk in enumerate(chunks) if marker(i) in chunk]
+        self.seen: dict[int, float] = {}
+        self.highest = -1
+        self.next = 0
+        self.app: TerminalApp | None = None
+        self.echo_wanted: str | None = None
+        self.echo_seen = threading.Event()
+
+    def __call__(self, now: float) -> None:
+        if self.app is None:
+            return
+        screen = self.app.display_unlocked()
+        found = [int(m) for m in self.MARK.findall(screen)]
+        if found and max(found) > self.highest:
+            self.highest = max(found)
+            while self.next < len(self.with_marker) and \
+                    self.with_marker[self.next] <= self.highest:
+                self.seen[self.with_marker[self.next]] = now
+                self.next += 1
+        if self.echo_wanted and self.echo_wanted in "\n".join(screen.splitlines()[-8:]):
+            self.echo_seen.set()
+
+    @property
+    def markers(self) -> list[int]:
+        return self.with_marker
+
+
+def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, \
+            FakeOpenAI.start_in_thread(chunks_per_second=rate) as fake:
+        fake.fake.script(Reply(chunks=chunks))
+        env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE",
+                                                                "CACHE")}
+        watch = Watch(chunks)
+        started = time.monotonic()
+        argv = tui_chat_argv("--base-url", fake.url, "--model", "bench", "--db",
+                             f"{tmp}/b.db", "--system", "")
+        with TerminalApp(argv, env=env, on_output=watch) as app:
+            watch.app = app
+            assert app.wait_for("Ask anything", 20), "app did not start"
+            ready = time.monotonic() - started
+            process = psutil.Process(app.process.pid)
+            time.sleep(0.5)
+            app.type("go")
+            time.sleep(0.2)
+            cpu0 = sum(process.cpu_times()[:2])
+            bytes0 = len(app.output)
+            app.press("enter")
+            echoes = []
+            deadline = time.monotonic() + 180
+            typed = ""
+            while watch.next < len(watch.markers) and time.monotonic() < deadline:
+                if echo and len(typed) < 20 and fake.fake.chat_requests and \
+                        fake.fake.chat_requests[0].chunks:
+                    typed += "abcdefghijklmnopqrst"[len(typed)]
+                    watch.echo_wanted = typed
+                    watch.echo_seen.clear()
+                    sent = time.monotonic()
+                    app.type(typed[-1])
+                    if watch.echo_seen.wait(2):
+                        echoes.append((time.monotonic() - sent) * 1000)
+                    time.sleep(0.2)
+                else:
+                    time.sleep(0.01)
+            request = fake.fake.chat_requests[0]
+            server_done = request.chunks[-1].monotonic if request.chunks else time.monotonic()
+            last_shown = max(watch.seen.values()) if watch.seen else float("nan")
+            time.sleep(0.6)  # let the final frame and the figures land
+            cpu = sum(process.cpu_times()[:2]) - cpu0
+            written = len(app.output) - bytes0
+            rss = process.memory_info().rss
+            idle_cpu0 = sum(process.cpu_times()[:2])
+            idle_bytes0 = len(app.output)
+            time.sleep(3)
+            idle_cpu = sum(process.cpu_times()[:2]) - idle_cpu0
+            idle_bytes = len(app.output) - idle_bytes0
+            app.press("ctrl+q")
+            app.close(10)
+    sent_at = {i: c.monotonic for i, c in enumerate(request.chunks)}
+    latencies = sorted((watch.seen[i] - sent_at[i]) * 1000 for i in watch.seen if i in sent_at)
+    n = len(chunks)
+    return {
+        "name": name, "rate": rate or "max", "chunks": n, "seen": len(watch.seen),
+        "markers": len(watch.markers),
+        "p50": statistics.median(latencies), "p95": latencies[int(0.95 * (len(latencies) - 1))],
+        "max": latencies[-1], "cpu_ms": cpu * 1000 / n, "bytes": written / n,
+        "ready": ready, "tail_ms": (last_shown - server_done) * 1000,
+        "echo_p50": statistics.median(echoes) if echoes else None,
+        "echo_max": max(echoes) if echoes else None,
+        "idle_cpu_ms": idle_cpu * 1000, "idle_bytes": idle_bytes, "rss_mb": rss / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    scale = 4 if args.quick else 1
+    runs = [
+        scenario("prose", prose(400 // scale), 50),
+        scenario("prose", prose(2000 // scale), 500),
+        scenario("code block (250 lines)", code(2000 // scale), 500),
+        scenario("unthrottled", prose(20000 // scale), 0, echo=True),
+    ]
+    print(f"machine: {os.cpu_count()} cores · {time.strftime('%Y-%m-%d')} · "
+          f"Python {sys.version.split()[0]}")
+    print(f"{'scenario':<24}{'rate':>6}{'chunks':>7}{'p50':>7}{'p95':>7}{'max':>7}"
+          f"{'CPU ms/ch':>10}{'B/ch':>7}{'last−srv':>9}{'echo':>7}{'ready':>7}"
+          f"{'idle CPU':>9}{'idle B':>7}{'RSS MB':>7}")
+    for r in runs:
+        echo = f"{r['echo_p50']:.0f}/{r['echo_max']:.0f}" if r["echo_p50"] is not None else "—"
+        print(f"{r['name']:<24}{r['rate']!s:>6}{r['chunks']:>7}{r['p50']:>7.1f}{r['p95']:>7.1f}"
+              f"{r['max']:>7.1f}{r['cpu_ms']:>10.2f}{r['bytes']:>7.0f}{r['tail_ms']:>9.0f}"
+              f"{echo:>7}{r['ready']:>7.2f}{r['idle_cpu_ms']:>9.0f}{r['idle_bytes']:>7}"
+              f"{r['rss_mb']:>7.0f}")
+        if r["seen"] != r["markers"]:
+            print(f"  !! {r['markers'] - r['seen']} chunk markers never seen on screen")
+    print("latency = server write → marker on the emulated screen (ms); last−srv = last chunk on "
+          "screen after the server finished (ms); echo = key echo while streaming p50/max (ms); "
+          "idle = CPU ms and bytes over 3 s with nothing happening")
+
+
+if __name__ == "__main__":
+    main()
