@@ -20,14 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
+import psutil
 
-from tui_chat.app import make_app  # noqa: E402
-from tui_chat.config import load_settings  # noqa: E402
-from tui_chat.providers.scripted import ScriptedProvider  # noqa: E402
-from tui_chat.screens.chat import ChatScreen  # noqa: E402
-from tui_chat.store import ConversationStore  # noqa: E402
-from tui_chat.widgets.message_view import MessageView  # noqa: E402
+from tui_chat.app import make_app
+from tui_chat.config import load_settings
+from tui_chat.providers.scripted import ScriptedProvider
+from tui_chat.screens.chat import ChatScreen
+from tui_chat.store import ConversationStore
+from tui_chat.widgets.message_view import MessageView
 
 PROSE = ("Streaming renderers keep finished blocks and redraw only the open tail, so the cost "
          "of a chunk follows the chunk. ") * 4

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fake_openai import FakeOpenAI  # noqa: E402
-from tui_chat.app import make_app  # noqa: E402
-from tui_chat.config import load_settings  # noqa: E402
-from tui_chat.widgets.message_view import MessageView  # noqa: E402
+from tests.fake_openai import FakeOpenAI
+from tui_chat.app import make_app
+from tui_chat.config import load_settings
+from tui_chat.widgets.message_view import MessageView
 
 
 def prose_chunks(count: int) -> list[str]:

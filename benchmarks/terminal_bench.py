@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
+import psutil
 
-from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
-from tests.pty_harness import TerminalApp, tui_chat_argv  # noqa: E402
+from tests.fake_openai import FakeOpenAI, Reply
+from tests.pty_harness import TerminalApp, tui_chat_argv
 
 
 def marker(i: int) -> str:

@@ -228,8 +228,8 @@ class OpenAICompatible:
         if isinstance(error, openai.APIConnectionError):  # timeouts included
             reason = self._reason(error)
             if progress.text and isinstance(error, openai.APITimeoutError):
-                return StreamStalled(f"stalled: no data from {self._host} for {self._stall_timeout:g} s; "
-                                     "the answer is incomplete")
+                return StreamStalled(f"stalled: no data from {self._host} for "
+                                     f"{self._stall_timeout:g} s; the answer is incomplete")
             if progress.text:
                 return StreamBroken(f"the connection to {self._host} dropped mid-answer: {reason}")
             if progress.connected:
