@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,14 +20,6 @@ from tui_chat.screens.chat import ChatOptions, ChatScreen
 from tui_chat.session import RetryPolicy
 from tui_chat.store import ConversationStore
 from tui_chat.themes import ThemeFile
-from tui_chat.widgets.message_view import MessageView
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S)
-
-
-def code_blocks(markdown: str) -> list[str]:
-    """The fenced code blocks of a Markdown text, without their fences."""
-    return [match.group(2) for match in _FENCE.finditer(markdown)]
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +119,9 @@ class TuiChatApp(App[None]):
                             screen.action_toggle_pause)
         yield SystemCommand("Chat: copy last answer", "As Markdown, via OSC 52 (ctrl+g)",
                             screen.action_copy_answer)
-        yield SystemCommand("Chat: copy last code block", "The last fenced code block of the "
-                            "last answer", self.action_copy_code)
+        yield SystemCommand("Chat: copy code block", "A code block of the focused message or "
+                            "the last answer; again for the one before (ctrl+b)",
+                            self.action_copy_code)
         yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
                             screen.action_pick_model)
         yield SystemCommand("Chat: edit system prompt", "For this conversation, with presets (f3)",
@@ -148,9 +140,7 @@ class TuiChatApp(App[None]):
     def action_copy_code(self) -> None:
         screen = self.screen
         if isinstance(screen, ChatScreen):
-            answers = [v for v in screen.query(MessageView) if v.role == "assistant"]
-            blocks = code_blocks(answers[-1].text) if answers else []
-            screen.copy_text(blocks[-1] if blocks else "", "the last code block")
+            screen.action_copy_code()
 
     def action_export(self) -> None:
         """Write the conversation as Markdown into the current directory (owner-only)."""

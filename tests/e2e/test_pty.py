@@ -152,3 +152,21 @@ def test_reopening_with_continue_shows_the_interrupted_answer(fake, tmp_path: Pa
         app.press("ctrl+q")
         app.close(10)
     assert sys.platform  # ran to the end
+
+
+def test_copy_writes_the_answer_to_the_terminal_clipboard_with_osc_52(fake,
+                                                                     tmp_path: Path) -> None:
+    import base64
+
+    fake.fake.script(Reply(chunks=["Copy ", "me: 你好"]))
+    argv = tui_chat_argv("--base-url", fake.url, "--model", "m", "--db", str(tmp_path / "c.db"))
+    with TerminalApp(argv, env=env_for(tmp_path)) as app:
+        assert app.wait_for("Ask anything", 15)
+        app.type("q")
+        app.press("enter")
+        assert app.wait_for("tokens", 15)
+        app.write(b"\x07")  # ctrl+g
+        expected = b"\x1b]52;c;" + base64.b64encode("Copy me: 你好".encode())
+        assert app.wait_for_output(expected, 10)
+        app.press("ctrl+q")
+        app.close(10)

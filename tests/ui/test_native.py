@@ -34,8 +34,22 @@ async def test_copy_last_answer_and_last_code_block() -> None:
         await settle(app, pilot)
         await pilot.press("ctrl+g")
         assert app.clipboard == ANSWER
-        app.action_copy_code()
+        await pilot.press("ctrl+b")
         assert app.clipboard == "print('hi')\n"
+
+
+async def test_copy_code_cycles_through_the_blocks_of_the_answer() -> None:
+    answer = "A:\n\n```\none\n```\n\nB:\n\n~~~sh\ntwo\n~~~\n"
+    app = make_app(settings(), ScriptedProvider([Delta(answer), Finished("stop")]))
+    async with app.run_test() as pilot:
+        await pilot.press(*"q", "enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+b")
+        assert app.clipboard == "two\n"
+        await pilot.press("ctrl+b")
+        assert app.clipboard == "one\n"
+        await pilot.press("ctrl+b")
+        assert app.clipboard == "two\n"
 
 
 async def test_model_picker_lists_server_models_filters_and_switches() -> None:

@@ -71,6 +71,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "conversations", "Chats", id="chat.conversations"),
         Binding("ctrl+n", "new_conversation", "New", show=False, id="chat.new"),
         Binding("ctrl+g,f4", "copy_answer", "Copy", id="chat.copy"),
+        Binding("ctrl+b", "copy_code", "Copy code", show=False, id="chat.copy_code"),
         Binding("f2", "pick_model", "Model", id="chat.model"),
         Binding("f3", "edit_system", "System", show=False, id="chat.system"),
     ]
@@ -100,6 +101,7 @@ class ChatScreen(Screen[None]):
         """Stored messages of the open conversation not mounted yet (oldest first)."""
         self._loading_earlier = False
         self._text_below = False
+        self._code_cursor: dict[int, int] = {}
         self._saved_chars = 0
         self._last_save = 0.0
         self._store_failed = False
@@ -405,6 +407,24 @@ class ChatScreen(Screen[None]):
             return
         answers = [v for v in self.query(MessageView) if v.role == "assistant"]
         self.copy_text(answers[-1].text if answers else "", "the last answer")
+
+    def action_copy_code(self) -> None:
+        """Copy a code block of the focused message (or the last answer); pressing again
+        copies the one before, and so on round."""
+        from tui_chat.render.code_blocks import code_blocks
+
+        focused = self.focused
+        view = focused if isinstance(focused, MessageView) else next(
+            (v for v in reversed(list(self.query(MessageView))) if v.role == "assistant"), None)
+        blocks = code_blocks(view.text) if view is not None else []
+        if not blocks or view is None:
+            self.copy_text("", "a code block")
+            return
+        index = self._code_cursor.get(id(view), len(blocks)) - 1
+        if index < 0:
+            index = len(blocks) - 1
+        self._code_cursor = {id(view): index}
+        self.copy_text(blocks[index], f"code block {index + 1} of {len(blocks)}")
 
     def action_pick_model(self) -> None:
         from tui_chat.screens.model_picker import ModelPicker
