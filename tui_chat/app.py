@@ -124,8 +124,9 @@ class TuiChatApp(App[None]):
                             self.action_copy_code)
         yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
                             screen.action_pick_model)
-        yield SystemCommand("Chat: edit system prompt", "For this conversation, with presets (f3)",
-                            screen.action_edit_system)
+        yield SystemCommand("Chat: system prompt and parameters",
+                            "This conversation's system prompt (with presets), temperature "
+                            "and max tokens (f3)", screen.action_edit_system)
         if screen.store is not None:
             yield SystemCommand("Chat: conversations and search", "Open, rename, delete, "
                                 "full-text search (ctrl+o)", screen.action_conversations)

@@ -81,12 +81,21 @@ async def test_system_prompt_can_be_edited_from_a_preset() -> None:
         assert isinstance(app.screen, PromptEditor)
         editor = app.screen.query_one("#editor-text")
         editor.text = "Reply in French."
+        app.screen.query_one("#editor-temperature").value = "7"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptEditor)  # refused: out of range, still open
+        assert "0 to 2" in str(app.screen.query_one("#editor-error").render())
+        app.screen.query_one("#editor-temperature").value = "0.3"
+        app.screen.query_one("#editor-max-tokens").value = "256"
         await pilot.press("ctrl+s")
         await pilot.pause()
         await pilot.press(*"hi", "enter")
         await settle(app, pilot)
         assert screen.options.system == "Reply in French."
-        assert provider.requests[-1][0][0].content == "Reply in French."
+        messages, params = provider.requests[-1]
+        assert messages[0].content == "Reply in French."
+        assert (params.temperature, params.max_tokens) == (0.3, 256)
 
 
 async def test_f1_lists_the_keys_with_their_ids() -> None:

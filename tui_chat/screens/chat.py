@@ -31,6 +31,7 @@ from tui_chat.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from tui_chat.providers.base import Provider
+    from tui_chat.screens.prompt_editor import ConversationSetup
     from tui_chat.store import ConversationStore, StoredMessage
 
 log = logging.getLogger(__name__)
@@ -452,13 +453,18 @@ class ChatScreen(Screen[None]):
     def action_edit_system(self) -> None:
         from tui_chat.screens.prompt_editor import PromptEditor
 
-        self.app.push_screen(PromptEditor(self.options.system, self.options.presets),
+        params = self.options.params
+        self.app.push_screen(PromptEditor(self.options.system, self.options.presets,
+                                          temperature=params.temperature,
+                                          max_tokens=params.max_tokens),
                              self._system_edited)
 
-    def _system_edited(self, system: str | None) -> None:
-        if system is not None:
-            self.options = replace(self.options, system=system)
-            self.notify("System prompt updated for this conversation.", markup=False, timeout=3)
+    def _system_edited(self, setup: ConversationSetup | None) -> None:
+        if setup is not None:
+            params = replace(self.options.params, temperature=setup.temperature,
+                             max_tokens=setup.max_tokens)
+            self.options = replace(self.options, system=setup.system, params=params)
+            self.notify("Settings updated for this conversation.", markup=False, timeout=3)
 
     def export_markdown(self) -> str:
         """This conversation as Markdown (from the store when saved, else from the screen)."""
