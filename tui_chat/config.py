@@ -74,6 +74,8 @@ class Settings:
     """Named endpoints: [profiles.NAME] base_url, api_key_env, model."""
     profile: str | None = None
     """The profile in use, if any."""
+    cache: bool = False
+    """`tui-chat ask` answers an identical earlier request from a local cache."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -105,6 +107,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "max_input_chars": (int,),
     "context_messages": (int,),
     "context_tokens": (int,),
+    "cache": (bool,),
 }
 _TABLES = {"keys", "presets", "profiles", "models"}
 _PROFILE_KEYS = ("base_url", "api_key_env", "model")

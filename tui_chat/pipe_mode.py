@@ -26,6 +26,9 @@ def add_ask_parser(subparsers: Any, add_settings_arguments: Any, add_db_argument
     ask.add_argument("prompt", nargs="*", help="the question")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument("--no-save", action="store_true", help="do not store the exchange")
+    ask.add_argument("--cache", action="store_true", default=None,
+                     help="answer an identical earlier request from the local cache "
+                          "(or set cache = true in the config)")
     add_settings_arguments(ask)
     add_db_argument(ask)
     ask.set_defaults(ask_command=True)
@@ -99,11 +102,29 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     loop = asyncio.get_running_loop()
     messages = [Message("system", settings.system)] if settings.system else []
     messages.append(Message("user", prompt))
-    provider = make_provider(settings)
+    params = RequestParams(settings.model, temperature=settings.temperature,
+                           max_tokens=settings.max_tokens, stream=settings.stream)
+    cache = key = None
+    provider: Any
+    if args.cache or settings.cache:
+        from tui_chat import locations
+        from tui_chat.providers.scripted import ScriptedProvider
+        from tui_chat.response_cache import ResponseCache, request_key
+
+        cache = ResponseCache((args.db or locations.database_file()).with_name("cache.db"))
+        key = request_key(settings.base_url, messages, params)
+        hit = cache.get(key)
+    if cache is not None and hit is not None:
+        from tui_chat.models import Delta, Finished
+
+        provider = ScriptedProvider([Delta(hit[0]), Finished(hit[1] or "stop")])
+        if err.isatty() and not args.json:
+            print("(cached)", file=err)
+    else:
+        hit = None
+        provider = make_provider(settings)
     exchange = Exchange(
-        provider, messages,
-        RequestParams(settings.model, temperature=settings.temperature,
-                      max_tokens=settings.max_tokens, stream=settings.stream),
+        provider, messages, params,
         retry=RetryPolicy(retries=settings.retries, max_delay=settings.retry_max_wait),
         clock=loop.time, on_retry=retrying,
     )
@@ -123,6 +144,10 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         status, code = "cancelled", 130
     finally:
         await provider.aclose()
+        if cache is not None:
+            if hit is None and status == "done" and key is not None:
+                cache.put(key, exchange.text, exchange.finish_reason)
+            cache.close()
         if store is not None and answer_id is not None:
             store.finish_answer(answer_id, exchange.text, status, metrics=exchange.metrics,
                                 error=error_text)
@@ -139,6 +164,7 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
             "model": settings.model, "content": exchange.text,
             "finish_reason": exchange.finish_reason, "status": status, "error": error_text,
             "usage": usage, "ttft": metrics.ttft, "total_time": metrics.total_time,
+            "cached": hit is not None,
             "conversation_id": conversation,
         }, ensure_ascii=False), file=out)
     elif exchange.parts:

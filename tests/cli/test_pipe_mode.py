@@ -109,3 +109,21 @@ def test_dead_server_and_bad_config_and_empty_prompt(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "line 1" in bad.stderr
     empty = run(tmp_path, url=url)
     assert empty.returncode == 2 and "nothing to ask" in empty.stderr
+
+
+def test_the_opt_in_cache_answers_an_identical_request_without_the_server(fake,
+                                                                          tmp_path: Path) -> None:
+    fake.fake.script(Reply(chunks=["cached ", "answer"]), Reply(chunks=["fresh answer"]))
+    first = run(tmp_path, "--cache", "--json", "same question", url=fake.url)
+    second = run(tmp_path, "--cache", "--json", "same question", url=fake.url)
+    assert json.loads(first.stdout)["cached"] is False
+    data = json.loads(second.stdout)
+    assert (data["content"], data["cached"]) == ("cached answer", True)
+    assert len(fake.fake.chat_requests) == 1
+    other = run(tmp_path, "--cache", "--json", "another question", url=fake.url)
+    assert json.loads(other.stdout)["content"] == "fresh answer"
+    without = run(tmp_path, "--json", "same question", url=fake.url)  # off by default
+    assert len(fake.fake.chat_requests) == 3 and json.loads(without.stdout)["cached"] is False
+    cache_file = tmp_path / "cache.db"
+    assert (cache_file.stat().st_mode & 0o777) == 0o600
+    assert KEY.encode() not in cache_file.read_bytes()
