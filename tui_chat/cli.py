@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tui-chat {__version__}")
     add_settings_arguments(parser)
     add_db_argument(parser)
+    parser.add_argument("--relay", metavar="URL",
+                        help="stream from a tui-chat relay (tui-chat serve) instead of the "
+                             "endpoint, e.g. http://127.0.0.1:3000")
+    parser.add_argument("--relay-token", metavar="TOKEN",
+                        help="bearer token for the relay (or TUI_CHAT_RELAY_TOKEN)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--continue", "-c", dest="continue_last", action="store_true",
                        help="reopen the last conversation")
@@ -113,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_chat.pipe_mode import add_ask_parser
 
     add_ask_parser(commands, add_settings_arguments, add_db_argument)
+    from tui_chat.relay.server import add_serve_parser
+
+    add_serve_parser(commands, add_settings_arguments)
     return parser
 
 
@@ -123,6 +131,10 @@ def fail(message: str, code: int = 2) -> int:
 
 def run_app(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "serve_command", False):
+        from tui_chat.relay.server import serve_command
+
+        return serve_command(args)
     if getattr(args, "ask_command", False):
         from tui_chat.pipe_mode import ask_command
 
@@ -156,9 +168,15 @@ def run_app(argv: Sequence[str]) -> int:
         from tui_chat.app import make_app
 
         notices = []
-        if settings.needs_key and settings.api_key is None:
+        provider = None
+        if args.relay:
+            from tui_chat.providers import make_relay_provider
+
+            token = args.relay_token or os.environ.get("TUI_CHAT_RELAY_TOKEN") or None
+            provider = make_relay_provider(args.relay, settings, token=token)
+        elif settings.needs_key and settings.api_key is None:
             notices.append(missing_key_message(settings))
-        app = make_app(settings, startup_notices=notices, store=store,
+        app = make_app(settings, provider, startup_notices=notices, store=store,
                        conversation_id=conversation_id)
         app.run()
     return 0

@@ -97,3 +97,11 @@ def make_provider(settings: Settings, *, deferred: bool = False) -> Provider:
         )
 
     return DeferredProvider(build) if deferred else build()
+
+
+def make_relay_provider(url: str, settings: Settings, *, token: str | None = None) -> Provider:
+    """A provider that streams from a `tui-chat serve` relay instead of the model endpoint."""
+    from tui_chat.providers.relay import RelayProvider
+
+    return RelayProvider(url, token=token, connect_timeout=settings.connect_timeout,
+                         stall_timeout=settings.stall_timeout)

@@ -1,0 +1,1 @@
+"""The relay: a small streaming chat server that keeps the API key on the server."""

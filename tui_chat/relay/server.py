@@ -1,0 +1,301 @@
+"""`tui-chat serve`: the classic chat SSE backend (`POST /api/chat/stream`) over our providers.
+
+Clients send `{"message", "conversationHistory"}` and get Server-Sent Events:
+`data: {"content": …}` per chunk, then `data: {"done": true, "usage": {…}}`, or
+`data: {"error": …}` when the upstream fails. The upstream key never leaves this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import os
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Any
+
+from tui_chat.models import Delta, Finished, Message, ProviderError, RequestParams, Usage
+from tui_chat.sanitize import sanitize_line
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from tui_chat.config import Settings
+    from tui_chat.providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "TUI_CHAT_RELAY_TOKEN"
+MAX_BODY = 1_000_000
+_ROLES = ("user", "assistant", "system")
+
+
+class BadRequest(Exception):
+    """The request cannot be served; `str(error)` is the one sentence sent back."""
+
+
+def parse_chat_request(raw: bytes, max_body: int = MAX_BODY) -> tuple[str, list[Message]]:
+    """Validate a chat request body. Raises BadRequest with one clear sentence."""
+    if len(raw) > max_body:
+        raise BadRequest(f"The request body is larger than {max_body:,} bytes.")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise BadRequest("'message' must be a string.")
+    if not message.strip():
+        raise BadRequest("'message' must not be empty.")
+    history_raw = body.get("conversationHistory", [])
+    if not isinstance(history_raw, list):
+        raise BadRequest("'conversationHistory' must be a list of {role, content} objects.")
+    history: list[Message] = []
+    for index, item in enumerate(history_raw):
+        if not (isinstance(item, dict) and item.get("role") in _ROLES
+                and isinstance(item.get("content"), str)):
+            raise BadRequest(f"'conversationHistory' item {index} must be {{role: user|"
+                             "assistant|system, content: string}}.")
+        history.append(Message(item["role"], item["content"]))
+    return message, history
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    # UTF-8, not \\u escapes: any client that decodes UTF-8 sees the text as sent.
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _usage(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens}
+
+
+class Relay:
+    """The request handlers, bound to one upstream provider and the settings."""
+
+    def __init__(self, settings: Settings, provider: Provider, *, token: str | None,
+                 cors_origins: Sequence[str], heartbeat: float, max_body: int) -> None:
+        self.settings = settings
+        self.provider = provider
+        self.token = token
+        self.cors_origins = tuple(cors_origins)
+        self.heartbeat = heartbeat
+        self.max_body = max_body
+
+    def messages_for(self, message: str, history: list[Message]) -> list[Message]:
+        system = self.settings.system
+        has_system = any(m.role == "system" for m in history)
+        start = [Message("system", system)] if system and not has_system else []
+        return [*start, *history, Message("user", message)]
+
+    def params(self, stream: bool) -> RequestParams:
+        s = self.settings
+        return RequestParams(s.model, temperature=s.temperature, max_tokens=s.max_tokens,
+                             stream=stream)
+
+    async def events(self, messages: list[Message]) -> AsyncGenerator[bytes, None]:
+        """The SSE body for one request; closing it closes the upstream request."""
+        usage: Usage | None = None
+        try:
+            async with aclosing(self.provider.stream(messages, self.params(True))) as stream:
+                async for event in stream:
+                    match event:
+                        case Delta(text=text):
+                            yield _event({"content": text})
+                        case Usage():
+                            usage = event
+                        case Finished():
+                            pass
+        except ProviderError as error:
+            yield _event({"error": sanitize_line(str(error))})
+            return
+        yield _event({"done": True, "usage": _usage(usage)})
+
+
+def make_relay_app(settings: Settings, provider: Provider, *, token: str | None = None,
+                   cors_origins: Sequence[str] = (), heartbeat: float = 15.0,
+                   max_body: int = MAX_BODY) -> web.Application:
+    """The aiohttp application (tests run it on 127.0.0.1)."""
+    from aiohttp import web
+
+    relay = Relay(settings, provider, token=token, cors_origins=cors_origins,
+                  heartbeat=heartbeat, max_body=max_body)
+
+    def fail(status: int, message: str) -> web.Response:
+        return web.json_response({"success": False, "error": message}, status=status,
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        allowed = origin is not None and origin in relay.cors_origins
+        if request.method == "OPTIONS" and allowed:
+            response: web.StreamResponse = web.Response(status=204)
+        elif relay.token is not None and not hmac.compare_digest(
+                request.headers.get("Authorization", "").encode(),
+                f"Bearer {relay.token}".encode()):
+            response = fail(401, "A valid bearer token is required.")
+        else:
+            response = await handler(request)
+        if allowed and not response.prepared:
+            response.headers["Access-Control-Allow-Origin"] = origin or ""
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Vary"] = "Origin"
+        return response
+
+    async def read(request: web.Request) -> tuple[str, list[Message]]:
+        if request.content_length is not None and request.content_length > relay.max_body:
+            raise BadRequest(f"The request body is larger than {relay.max_body:,} bytes.")
+        raw = await request.content.read(relay.max_body + 1)
+        return parse_chat_request(raw, relay.max_body)
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        try:
+            message, history = await read(request)
+        except BadRequest as error:
+            return fail(400, str(error))
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        })
+        if request.headers.get("Origin") in relay.cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
+            response.headers["Vary"] = "Origin"
+        await response.prepare(request)
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async with aclosing(relay.events(relay.messages_for(message, history))) as body:
+                    async for chunk in body:
+                        await queue.put(chunk)
+            finally:
+                await queue.put(None)
+
+        producer = asyncio.create_task(pump())
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(queue.get(), relay.heartbeat)
+                except TimeoutError:
+                    await response.write(b": heartbeat\n\n")
+                    continue
+                if chunk is None:
+                    break
+                await response.write(chunk)
+        except (ConnectionResetError, asyncio.CancelledError):
+            log.info("client went away; upstream request cancelled")
+            raise
+        finally:
+            # The client disconnecting cancels this handler: the upstream stream is closed.
+            producer.cancel()
+            await asyncio.gather(producer, return_exceptions=True)
+        await response.write_eof()
+        return response
+
+    async def chat(request: web.Request) -> web.Response:
+        try:
+            message, history = await read(request)
+        except BadRequest as error:
+            return fail(400, str(error))
+        parts: list[str] = []
+        usage: Usage | None = None
+        try:
+            async with aclosing(relay.provider.stream(relay.messages_for(message, history),
+                                                      relay.params(False))) as events:
+                async for event in events:
+                    if isinstance(event, Delta):
+                        parts.append(event.text)
+                    elif isinstance(event, Usage):
+                        usage = event
+        except ProviderError as error:
+            return fail(502, sanitize_line(str(error)))
+        return web.json_response({"success": True, "data": {"content": "".join(parts),
+                                                            "usage": _usage(usage)}},
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def preflight(request: web.Request) -> web.Response:
+        return web.Response(status=204)  # the guard adds CORS headers for allowed origins
+
+    app = web.Application(middlewares=[guard], client_max_size=max_body + 1024)
+    app.router.add_post("/api/chat/stream", stream)
+    app.router.add_post("/api/chat", chat)
+    app.router.add_get("/api/health", health)
+    app.router.add_route("OPTIONS", "/{tail:.*}", preflight)
+
+    async def close_provider(_: web.Application) -> None:
+        await provider.aclose()
+
+    app.on_cleanup.append(close_provider)
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def add_serve_parser(subparsers: Any, add_settings_arguments: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve", help="run the chat relay (POST /api/chat/stream) over the configured endpoint",
+        description="Serve POST /api/chat/stream (SSE), POST /api/chat and GET /api/health, "
+                    "talking upstream with this machine's settings and key.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    serve.add_argument("--token", help=f"bearer token clients must send (or {TOKEN_ENV}); "
+                                       "required when binding a non-loopback address")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="allow this browser origin (repeatable; none by default)")
+    serve.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
+                       help="comment line interval on idle streams (default 15)")
+    add_settings_arguments(serve)
+    serve.set_defaults(serve_command=True)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from tui_chat.cli import fail, settings_from_args, setup_logging
+    from tui_chat.config import ConfigError
+
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as error:
+        return fail(str(error))
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if not _is_loopback(args.host) and token is None:
+        return fail(f"binding {args.host} needs a bearer token: --token or {TOKEN_ENV}")
+    if args.heartbeat <= 0:
+        return fail("--heartbeat must be more than 0 seconds")
+    try:
+        from aiohttp import web
+    except ImportError:
+        return fail("`serve` needs aiohttp: pip install aiohttp")
+    setup_logging()
+    from tui_chat.providers import make_provider
+
+    app = make_relay_app(settings, make_provider(settings), token=token,
+                         cors_origins=args.cors_origin, heartbeat=args.heartbeat)
+    print(f"tui-chat relay on http://{args.host}:{args.port} → {settings.base_url} "
+          f"({settings.model})", flush=True)
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as error:
+        return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+    return 0
