@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, aclosing
+from contextlib import aclosing, asynccontextmanager
 
 import aiohttp
 import pytest
