@@ -153,18 +153,20 @@ class OpenAICompatible:
         progress.connected = True
         async with response:  # closes the connection on cancel or close, not only at the end
             try:
-                async for chunk in response:
-                    usage = getattr(chunk, "usage", None)
-                    if usage is not None:
-                        yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
-                    for choice in getattr(chunk, "choices", None) or ():
-                        text = getattr(choice.delta, "content", None)
-                        if text:
+                async for chunk in _chunks(response):
+                    usage = chunk.get("usage")
+                    if isinstance(usage, dict):
+                        yield Usage(int(usage.get("prompt_tokens") or 0),
+                                    int(usage.get("completion_tokens") or 0))
+                    for choice in chunk.get("choices") or ():
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content") if isinstance(delta, dict) else None
+                        if text and isinstance(text, str):
                             progress.text = True
                             if cleaned := sanitize(text):
                                 yield Delta(cleaned)
-                        if choice.finish_reason:
-                            progress.finish_reason = choice.finish_reason
+                        if choice.get("finish_reason"):
+                            progress.finish_reason = str(choice["finish_reason"])
             except openai.APIConnectionError:
                 # A drop after finish_reason only loses the usage report and [DONE].
                 if progress.finish_reason is None:
@@ -327,6 +329,32 @@ class OpenAICompatible:
         if len(text) > DETAIL_CHARS:
             text = text[: DETAIL_CHARS - 1].rstrip() + "…"
         return text
+
+
+async def _chunks(stream: Any) -> AsyncGenerator[dict[str, Any], None]:
+    """The stream's chunks as plain dicts.
+
+    The SDK builds a typed object for every chunk, about 0.3 ms each (measured), which capped
+    the app near 3,000 chunks/s. Its server-sent-event iterator gives the same JSON, with the
+    same timeout and connection errors; when an SDK version lacks it, the typed stream is used.
+    """
+    events = getattr(stream, "_iter_events", None)
+    if events is None:
+        async for chunk in stream:
+            yield chunk.model_dump()
+        return
+    async for event in events():
+        if event.data.startswith("[DONE]"):
+            break
+        data = json.loads(event.data)
+        if not isinstance(data, dict):
+            raise json.JSONDecodeError("not an object", event.data, 0)
+        if data.get("error"):
+            error = data["error"]
+            message = error.get("message") if isinstance(error, dict) else None
+            raise openai.APIError(message=str(message or "an error occurred while streaming"),
+                                  request=stream.response.request, body=error)
+        yield data
 
 
 def _to_wire(message: Message) -> ChatCompletionMessageParam:
