@@ -90,6 +90,7 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
         total += len(chunk.text)
         offsets.append(total)
     latencies = []
+    slow = []
     frame_index = 0
     for chunk, offset in zip(sent, offsets, strict=True):
         while frame_index < len(frames) and (frames[frame_index][1] < offset
@@ -98,6 +99,8 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
         if frame_index == len(frames):
             break
         latencies.append((frames[frame_index][0] - chunk.monotonic) * 1000)
+        if latencies[-1] > 100:
+            slow.append(len(latencies) - 1)
     latencies.sort()
     count = len(sent)
     return {
@@ -109,6 +112,8 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
         "cpu_ms": cpu * 1000 / count,
         "bytes": written[0] / count,
         "frames": len(frames),
+        "over_100ms": len(slow),
+        "slow_at": slow[:3],
     }
 
 
@@ -129,6 +134,8 @@ def main() -> None:
         r = asyncio.run(measure(chunks, rate))
         print(f"{name:<24}{rate:>7}{int(r['chunks']):>8}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{r['max']:>9.1f}{r['cpu_ms']:>14.2f}{r['bytes']:>13.0f}{int(r['frames']):>8}")
+        if r["over_100ms"]:
+            print(f"  {r['over_100ms']} chunks over 100 ms (first at chunk {r['slow_at']})")
         if r["shown"] != r["chunks"]:
             print(f"  !! only {int(r['shown'])} of {int(r['chunks'])} chunks were seen on screen")
 

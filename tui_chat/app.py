@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -65,6 +66,11 @@ class TuiChatApp(App[None]):
                           conversation_id=self._conversation_id)
 
     def on_ready(self) -> None:
+        # The objects that exist once the app is up (modules, widgets, styles) live as long as
+        # the app; moving them out of the collector's sight keeps full collections short.
+        # Measured: they had caused the only >100 ms display delays while streaming.
+        gc.collect()
+        gc.freeze()
         warm_up = getattr(self.provider, "warm_up", None)
         if warm_up is not None:
             # Import the SDK while the person types the first prompt, not before the screen.
