@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from rich.cells import cell_len
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.reactive import reactive
@@ -183,20 +182,10 @@ class MessageView(Widget):
             return
         last = next(i for i in range(len(new) - 1, first - 1, -1)
                     if old[i] is not new[i] and old[i] != new[i])
-        gutter = self.styles.gutter
-        x = 0
-        if first == last:
-            # Text usually grows at the end of one line: repaint from where it changed, so a
-            # chunk costs the terminal bytes in proportion to the chunk, not to the line.
-            before, after = old[first].text, new[first].text
-            common = 0
-            for a, b in zip(before, after, strict=False):
-                if a != b:
-                    break
-                common += 1
-            if before != after:  # same text, new styles: repaint the whole line
-                x = gutter.left + cell_len(after[:common])
-        self.refresh(Region(x, gutter.top + first, self.size.width - x, last - first + 1))
+        # Only the changed lines are repainted. (Narrowing the region to the changed cells
+        # saves nothing: the compositor redraws a widget's whole span of each dirty line.)
+        self.refresh(Region(0, self.styles.gutter.top + first, self.size.width,
+                            last - first + 1))
 
     def _build_lines(self, width: int) -> list[Strip]:
         if not self._dirty and width == self._lines_width:
