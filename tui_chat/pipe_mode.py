@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 from contextlib import aclosing
 from typing import Any, TextIO
@@ -78,6 +79,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     from tui_chat.sanitize import sanitize_line
     from tui_chat.session import Exchange, RetryPending, RetryPolicy
 
+    from tui_chat.store import StoreError
+
     store = None
     conversation = answer_id = None
     if not args.no_save:
@@ -96,7 +99,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
 
     def retrying(pending: RetryPending | None) -> None:
         if pending is not None:
-            print(f"tui-chat: retrying in {pending.resume_at - loop.time():.0f} s: "
+            wait = max(0.0, pending.resume_at - loop.time())
+            print(f"tui-chat: retrying in {wait:.0f} s: "
                   f"{sanitize_line(str(pending.error))}", file=err, flush=True)
 
     loop = asyncio.get_running_loop()
@@ -111,9 +115,12 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         from tui_chat.providers.scripted import ScriptedProvider
         from tui_chat.response_cache import ResponseCache, request_key
 
-        cache = ResponseCache((args.db or locations.database_file()).with_name("cache.db"))
-        key = request_key(settings.base_url, messages, params)
-        hit = cache.get(key)
+        try:
+            cache = ResponseCache((args.db or locations.database_file()).with_name("cache.db"))
+            key = request_key(settings.base_url, messages, params)
+            hit = cache.get(key)
+        except (OSError, sqlite3.Error) as error:
+            return fail(f"cannot open the response cache: {error}", 2, err)
     if cache is not None and hit is not None:
         from tui_chat.models import Delta, Finished
 
@@ -129,12 +136,22 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         clock=loop.time, on_retry=retrying,
     )
     status, error_text, code = "done", None, 0
+    last_save = loop.time()
     try:
         async with aclosing(exchange.display_text()) as pieces:
             async for text in pieces:
                 if not args.json:
                     out.write(text)
                     out.flush()
+                if store is not None and answer_id is not None \
+                        and loop.time() - last_save >= 0.5:
+                    # Like the app: a killed process loses at most about half a second.
+                    last_save = loop.time()
+                    try:
+                        store.save_partial(answer_id, exchange.text)
+                    except StoreError:
+                        pass  # the answer still prints; the final save reports trouble
+
     except ProviderError as error:
         broken = isinstance(error, StreamBroken) and exchange.parts
         status = "interrupted" if broken else "failed"

@@ -90,9 +90,6 @@ def test_a_transient_failure_is_retried_with_a_line_on_stderr(fake, tmp_path: Pa
     assert_quiet_about_the_key(result)
 
 
-
-@pytest.mark.xfail(strict=True, reason="pipe_mode prints the wait as 'resume_at - now', which "
-                   "is a hair below zero for Retry-After: 0 and shows as '-0 s'")
 def test_an_immediate_retry_says_0_s_not_minus_0(fake, tmp_path: Path) -> None:
     fake.fake.script(Reply.error(503, retry_after=0), Reply(chunks=["ok"]))
     result = run(tmp_path, "--config", config(tmp_path, "retries = 1\n"), "q", url=fake.url)
