@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0, help="chunks/s per stream")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
     text = " ".join(f"word{i}" for i in range(args.chunks))
     upstream = subprocess.Popen(

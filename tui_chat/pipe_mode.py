@@ -78,7 +78,6 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     from tui_chat.providers import make_provider
     from tui_chat.sanitize import sanitize_line
     from tui_chat.session import Exchange, RetryPending, RetryPolicy
-
     from tui_chat.store import StoreError
 
     store = None
