@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "TUI_CHAT_RELAY_TOKEN"
 MAX_BODY = 1_000_000
 _ROLES = ("user", "assistant", "system")
+DISCONNECT_POLL = 0.1
+"""Seconds between checks that a streaming client is still there while the upstream is silent:
+aiohttp does not cancel handlers when a client goes (unless the server is told to), and a silent
+upstream gives no write that would fail."""
 
 
 class BadRequest(Exception):
@@ -140,7 +144,8 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
         if request.method == "OPTIONS" and allowed:
             response: web.StreamResponse = web.Response(status=204)
         elif relay.token is not None and not hmac.compare_digest(
-                request.headers.get("Authorization", "").encode(),
+                # surrogateescape: header bytes that are not UTF-8 must fail the check, not 500
+                request.headers.get("Authorization", "").encode("utf-8", "surrogateescape"),
                 f"Bearer {relay.token}".encode()):
             response = fail(401, "A valid bearer token is required.")
         else:
@@ -155,8 +160,14 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
     async def read(request: web.Request) -> tuple[str, list[Message]]:
         if request.content_length is not None and request.content_length > relay.max_body:
             raise BadRequest(f"The request body is larger than {relay.max_body:,} bytes.")
-        raw = await request.content.read(relay.max_body + 1)
-        return parse_chat_request(raw, relay.max_body)
+        # content.read(n) returns what has arrived so far, not n bytes: gather the whole body
+        # (Content-Length or chunked), stopping as soon as it is over the limit.
+        raw = bytearray()
+        async for piece in request.content.iter_any():
+            raw += piece
+            if len(raw) > relay.max_body:
+                break
+        return parse_chat_request(bytes(raw), relay.max_body)
 
     async def stream(request: web.Request) -> web.StreamResponse:
         try:
@@ -179,28 +190,40 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
                 async with aclosing(relay.events(relay.messages_for(message, history))) as body:
                     async for chunk in body:
                         await queue.put(chunk)
+            except Exception:
+                # events() turns provider failures into an error event; anything else is a bug.
+                log.exception("relay stream failed")
+                await queue.put(_event({"error": "The relay failed while streaming."}))
             finally:
                 await queue.put(None)
 
+        loop = asyncio.get_running_loop()
         producer = asyncio.create_task(pump())
+        next_beat = loop.time() + relay.heartbeat
         try:
             while True:
+                wait = max(0.0, min(DISCONNECT_POLL, next_beat - loop.time()))
                 try:
-                    chunk = await asyncio.wait_for(queue.get(), relay.heartbeat)
+                    chunk = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
-                    await response.write(b": heartbeat\n\n")
+                    if _client_gone(request):
+                        break
+                    if loop.time() >= next_beat:
+                        await response.write(b": heartbeat\n\n")
+                        next_beat = loop.time() + relay.heartbeat
                     continue
                 if chunk is None:
-                    break
+                    await response.write_eof()
+                    return response
                 await response.write(chunk)
-        except (ConnectionResetError, asyncio.CancelledError):
-            log.info("client went away; upstream request cancelled")
-            raise
+                next_beat = loop.time() + relay.heartbeat
+        except ConnectionResetError:
+            pass  # the client went away between our check and the write
         finally:
-            # The client disconnecting cancels this handler: the upstream stream is closed.
+            # Closing the event generator closes the upstream request at once.
             producer.cancel()
             await asyncio.gather(producer, return_exceptions=True)
-        await response.write_eof()
+        log.info("client went away; upstream request cancelled")
         return response
 
     async def chat(request: web.Request) -> web.Response:
@@ -243,6 +266,11 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
     return app
 
 
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -252,7 +280,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def add_serve_parser(subparsers: Any, add_settings_arguments: Any) -> None:
+def add_serve_parser(subparsers: Any, add_settings_arguments: Any = None) -> None:
+    """Add `serve` and its flags (with the shared settings flags) to `subparsers`."""
+    if add_settings_arguments is None:
+        from tui_chat.cli import add_settings_arguments
     serve = subparsers.add_parser(
         "serve", help="run the chat relay (POST /api/chat/stream) over the configured endpoint",
         description="Serve POST /api/chat/stream (SSE), POST /api/chat and GET /api/health, "
@@ -271,6 +302,7 @@ def add_serve_parser(subparsers: Any, add_settings_arguments: Any) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    """Run the relay until interrupted; errors are one line on stderr and a non-zero code."""
     from tui_chat.cli import fail, settings_from_args, setup_logging
     from tui_chat.config import ConfigError
 
@@ -295,7 +327,10 @@ def serve_command(args: argparse.Namespace) -> int:
     print(f"tui-chat relay on http://{args.host}:{args.port} → {settings.base_url} "
           f"({settings.model})", flush=True)
     try:
-        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+        # handler_cancellation: a client that goes cancels its handler, so /api/chat's
+        # upstream request is closed at once too (streams also notice on their own).
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None,
+                    handler_cancellation=True)
     except OSError as error:
         return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
     return 0
