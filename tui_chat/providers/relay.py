@@ -12,10 +12,13 @@ from tui_chat.models import (
     AuthFailed,
     BadRequest,
     BadResponse,
+    ContextTooLong,
     Delta,
     Finished,
     Message,
+    ModelNotFound,
     ProviderError,
+    RateLimited,
     RequestParams,
     ServerError,
     StreamBroken,
@@ -56,47 +59,56 @@ class RelayProvider:
         body = {"message": last.content,
                 "conversationHistory": [{"role": m.role, "content": m.content}
                                         for m in history]}
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         url = f"{self.base_url}/api/chat/stream"
         got_text = False
+        response: Any = None
         try:
-            async with self._client().post(url, json=body, headers=headers) as response:
-                if response.status != 200:
-                    raise await self._http_error(response)
-                decoder = codecs.getincrementaldecoder("utf-8")()
-                buffer = ""
-                while True:
-                    try:
-                        raw = await asyncio.wait_for(response.content.readany(),
-                                                     self._stall_timeout)
-                    except TimeoutError:
-                        error_type = StreamStalled if got_text else Unreachable
-                        raise error_type(f"stalled: no data from the relay for "
-                                         f"{self._stall_timeout:g} s") from None
-                    if not raw:
-                        break
+            try:
+                # A relay that accepts the connection but never answers must not hang the app.
+                response = await asyncio.wait_for(
+                    self._client().post(url, json=body, headers=headers), self._stall_timeout)
+            except TimeoutError:
+                raise Unreachable(f"no answer from the relay at {self.base_url} within "
+                                  f"{self._stall_timeout:g} s") from None
+            if response.status != 200:
+                raise await self._http_error(response)
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            buffer = ""
+            while True:
+                try:
+                    # Any bytes, heartbeat comments included, restart the stall timer.
+                    raw = await asyncio.wait_for(response.content.readany(),
+                                                 self._stall_timeout)
+                except TimeoutError:
+                    error_type = StreamStalled if got_text else Unreachable
+                    raise error_type(f"stalled: no data from the relay for "
+                                     f"{self._stall_timeout:g} s") from None
+                if not raw:
+                    break
+                try:
                     buffer += decoder.decode(raw)
-                    *lines, buffer = buffer.split("\n")
-                    for line in lines:
-                        event = self._parse(line.rstrip("\r"))
-                        if event is None:
-                            continue
-                        if "error" in event:
-                            message = sanitize_line(str(event["error"]))
-                            raise (StreamBroken if got_text else ServerError)(
-                                f"relay: {message}")
-                        if "content" in event:
-                            got_text = True
-                            yield Delta(str(event["content"]))
-                        if event.get("done"):
-                            usage = event.get("usage") or {}
-                            if usage:
-                                yield Usage(int(usage.get("prompt_tokens", 0)),
-                                            int(usage.get("completion_tokens", 0)))
-                            yield Finished("stop")
-                            return
+                except UnicodeDecodeError:
+                    raise BadResponse("the relay sent text that is not UTF-8") from None
+                *lines, buffer = buffer.split("\n")
+                for line in lines:
+                    event = self._parse(line.rstrip("\r"))
+                    if event is None:
+                        continue
+                    if "error" in event:
+                        raise _error_event(sanitize_line(str(event["error"])), got_text)
+                    if "content" in event:
+                        got_text = True
+                        yield Delta(str(event["content"]))
+                    if event.get("done"):
+                        usage = event.get("usage") or {}
+                        if isinstance(usage, dict) and usage:
+                            yield Usage(int(usage.get("prompt_tokens") or 0),
+                                        int(usage.get("completion_tokens") or 0))
+                        yield Finished("stop")
+                        return
             raise StreamBroken("the relay closed the stream before the answer was done")
         except aiohttp.ClientConnectorError as error:
             raise Unreachable(f"cannot reach the relay at {self.base_url}: "
@@ -107,6 +119,11 @@ class RelayProvider:
                 raise StreamBroken("the connection to the relay dropped mid-answer") from None
             raise Unreachable(f"no answer from the relay at {self.base_url}: "
                               f"{sanitize_line(str(error))}") from None
+        finally:
+            if response is not None:
+                # close(), not release(): an unfinished answer must drop the connection now,
+                # which is what makes the relay cancel its upstream request.
+                response.close()
 
     @staticmethod
     def _parse(line: str) -> dict[str, Any] | None:
@@ -122,13 +139,16 @@ class RelayProvider:
 
     async def _http_error(self, response: Any) -> ProviderError:
         try:
-            detail = sanitize_line(str((await response.json()).get("error", "")))[:200]
+            detail = sanitize_line(str((await response.json(content_type=None))
+                                       .get("error", "")))[:200]
         except Exception:
             detail = ""
         status = response.status
         text = f"{status} from the relay" + (f": {detail}" if detail else "")
         if status in (401, 403):
             return AuthFailed(f"{text} (check the relay token)")
+        if status == 429:
+            return RateLimited(None, f"from the relay{': ' + detail if detail else ''}")
         if status >= 500:
             return ServerError(text, status=status)
         return BadRequest(text)
@@ -139,3 +159,23 @@ class RelayProvider:
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+def _error_event(message: str, got_text: bool) -> ProviderError:
+    """The error type for a relay `error` event. The relay forwards our providers' one-line
+    messages, which begin with the upstream HTTP status when there was one ("401: …")."""
+    text = f"relay: {message}"
+    if got_text:
+        return StreamBroken(text)
+    head = message[:4]
+    status = int(head[:3]) if len(head) == 4 and head[:3].isdigit() and head[3] == ":" else None
+    if status in (401, 403):
+        return AuthFailed(text)
+    if status == 404:
+        return ModelNotFound(text)
+    if status == 429:
+        return RateLimited(None, text)
+    if status is not None and 400 <= status < 500:
+        return ContextTooLong(text) if "too long" in message else BadRequest(text)
+    # 5xx, or the upstream could not be reached or stalled: worth a retry.
+    return ServerError(text, status=status)
