@@ -1,0 +1,268 @@
+"""`tui-chat serve`'s app on 127.0.0.1 over the loopback OpenAI server, seen by a real client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.fake_openai import FakeOpenAI, Reply
+from tui_chat.config import load_settings
+from tui_chat.providers import make_provider
+from tui_chat.relay.server import make_relay_app
+
+KEY = "sk-test-SERVERKEY-9f8e7d6c5b4a"
+
+
+@asynccontextmanager
+async def running_relay(fake: FakeOpenAI, **options: Any) -> AsyncIterator[str]:
+    settings = load_settings(None, {"OPENAI_API_KEY": KEY}, base_url=fake.url,
+                             model="relay-model", system="Answer briefly.", temperature=0.3,
+                             max_tokens=77, retries=0)
+    runner = web.AppRunner(make_relay_app(settings, make_provider(settings), **options))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def post(url: str, payload: Any, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    async with asyncio.timeout(10), aiohttp.ClientSession() as session, \
+            session.post(url, data=data, headers=headers) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+def data_events(body: bytes) -> list[dict[str, Any]]:
+    lines = body.decode("utf-8").split("\n")
+    return [json.loads(line.removeprefix("data:")) for line in lines if line.startswith("data:")]
+
+
+async def test_stream_sends_one_event_per_chunk_then_done_with_usage(fake_openai) -> None:
+    fake_openai.script(Reply(chunks=["東京は", "晴れ", " ☀"], usage=(11, 4)))
+    async with running_relay(fake_openai) as url:
+        status, headers, body = await post(f"{url}/api/chat/stream", {"message": "天気は？"})
+    assert status == 200
+    assert headers["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert headers["Cache-Control"] == "no-cache"
+    # UTF-8 on the wire, not \u escapes, and every event is one `data:` line and a blank line.
+    assert "東京は".encode() in body and b"\\u" not in body
+    assert body.endswith(b"\n\n")
+    assert all(block.startswith(b"data: ") for block in body.split(b"\n\n") if block)
+    assert data_events(body) == [
+        {"content": "東京は"}, {"content": "晴れ"}, {"content": " ☀"},
+        {"done": True, "usage": {"prompt_tokens": 11, "completion_tokens": 4,
+                                 "total_tokens": 15}},
+    ]
+
+
+async def test_upstream_gets_the_settings_the_history_and_the_message(fake_openai) -> None:
+    fake_openai.script(Reply(text="ok"), Reply(text="ok"))
+    history = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}]
+    async with running_relay(fake_openai) as url:
+        await post(f"{url}/api/chat/stream", {"message": "three", "conversationHistory": history})
+        await post(f"{url}/api/chat/stream", {
+            "message": "again", "conversationHistory": [{"role": "system", "content": "Mine."}]})
+    first, second = fake_openai.chat_requests
+    assert (first.model, first.body["temperature"], first.body["max_tokens"]) == (
+        "relay-model", 0.3, 77)
+    assert first.body["stream"] is True
+    assert [(m["role"], m["content"]) for m in first.messages] == [
+        ("system", "Answer briefly."), ("user", "one"), ("assistant", "two"), ("user", "three")]
+    # A client's own system prompt replaces the default instead of adding a second one.
+    assert [(m["role"], m["content"]) for m in second.messages] == [
+        ("system", "Mine."), ("user", "again")]
+    assert first.api_key == KEY  # the key goes upstream, and only there
+
+
+async def test_non_streaming_twin_and_health(fake_openai) -> None:
+    fake_openai.script(Reply(text="整个答案", usage=(6, 3)))
+    async with running_relay(fake_openai) as url:
+        status, headers, body = await post(f"{url}/api/chat", {"message": "hi"})
+        async with asyncio.timeout(10), aiohttp.ClientSession() as session, \
+                session.get(f"{url}/api/health") as health:
+            health_status = health.status
+    assert (status, health_status) == (200, 200)
+    assert headers["Content-Type"].startswith("application/json")
+    assert "整个答案".encode() in body
+    assert json.loads(body) == {"success": True, "data": {
+        "content": "整个答案",
+        "usage": {"prompt_tokens": 6, "completion_tokens": 3, "total_tokens": 9}}}
+
+
+@pytest.mark.parametrize(("path", "payload", "words"), [
+    ("/api/chat/stream", b"{not json", "not valid JSON"),
+    ("/api/chat/stream", b"\xff\xfe{}", "not valid JSON"),
+    ("/api/chat/stream", ["message"], "must be a JSON object"),
+    ("/api/chat/stream", {"conversationHistory": []}, "'message' must be a string"),
+    ("/api/chat/stream", {"message": ""}, "must not be empty"),
+    ("/api/chat/stream", {"message": " \n "}, "must not be empty"),
+    ("/api/chat/stream", {"message": ["hi"]}, "'message' must be a string"),
+    ("/api/chat/stream", {"message": "hi", "conversationHistory": "earlier"}, "must be a list"),
+    ("/api/chat/stream", {"message": "hi", "conversationHistory": [
+        {"role": "user", "content": "a"}, {"role": "user", "content": 5}]}, "item 1"),
+    ("/api/chat/stream", {"message": "hi", "conversationHistory": [
+        {"role": "tool", "content": "a"}]}, "item 0"),
+    ("/api/chat/stream", {"message": "hi", "conversationHistory": ["a"]}, "item 0"),
+    ("/api/chat/stream", {"message": "x" * 5000}, "larger than 4,000 bytes"),
+    ("/api/chat", {"message": None}, "'message' must be a string"),
+    ("/api/chat", {"message": "y" * 5000}, "larger than 4,000 bytes"),
+])
+async def test_bad_requests_get_400_and_nothing_reaches_upstream(fake_openai, path, payload,
+                                                                 words) -> None:
+    async with running_relay(fake_openai, max_body=4000) as url:
+        status, headers, body = await post(f"{url}{path}", payload)
+    assert status == 400
+    assert headers["Content-Type"].startswith("application/json")
+    answer = json.loads(body)
+    assert answer["success"] is False and words in answer["error"]
+    assert answer["error"].endswith(".") and "\n" not in answer["error"]
+    assert fake_openai.requests == []
+
+
+async def test_the_default_limit_is_one_megabyte_and_big_or_chunked_bodies_are_read_whole(
+        fake_openai) -> None:
+    fake_openai.script(Reply(text="ok"), Reply(text="ok"))
+    # ~600 KB arrives in many reads: the whole body must be parsed, not the first read.
+    history = [{"role": "user", "content": "z" * 1000} for _ in range(600)]
+
+    async def chunked() -> AsyncIterator[bytes]:
+        yield b'{"message": "in '
+        await asyncio.sleep(0.05)
+        yield b'two parts"}'
+
+    async with running_relay(fake_openai) as url:
+        big, _, big_body = await post(f"{url}/api/chat/stream",
+                                      {"message": "hi", "conversationHistory": history})
+        async with asyncio.timeout(10), aiohttp.ClientSession() as session, \
+                session.post(f"{url}/api/chat/stream", data=chunked()) as response:
+            split = response.status
+            await response.read()
+        too_big, _, _ = await post(f"{url}/api/chat/stream", {"message": "m" * 1_000_001})
+    assert (big, split, too_big) == (200, 200, 400)
+    assert data_events(big_body)[-1]["done"] is True
+    assert len(fake_openai.chat_requests[0].messages) == 602
+    assert fake_openai.chat_requests[1].messages[-1]["content"] == "in two parts"
+    assert len(fake_openai.chat_requests) == 2
+
+
+async def test_heartbeat_comments_while_the_upstream_is_silent(fake_openai) -> None:
+    fake_openai.script(Reply(chunks=["before", " after"], stall_after=1, stall_seconds=0.6))
+    async with running_relay(fake_openai, heartbeat=0.1) as url:
+        _, _, body = await post(f"{url}/api/chat/stream", {"message": "hi"})
+    blocks = [block for block in body.decode().split("\n\n") if block]
+    first, second = blocks.index('data: {"content": "before"}'), blocks.index(
+        'data: {"content": " after"}')
+    # Comment lines come during the pause, between the two chunks, and nowhere else.
+    assert blocks[first + 1:second] and set(blocks[first + 1:second]) == {": heartbeat"}
+    assert ": heartbeat" not in blocks[:first]
+    assert data_events(body)[-1]["done"] is True
+
+
+async def test_the_bearer_token_is_checked_on_every_request(fake_openai) -> None:
+    fake_openai.script(Reply(text="a"), Reply(text="b"))
+    good = {"Authorization": "Bearer s3cret-token"}
+    async with running_relay(fake_openai, token="s3cret-token") as url, \
+            aiohttp.ClientSession() as session:
+        async def status_of(method: str, path: str, headers: dict[str, str]) -> int:
+            async with asyncio.timeout(10), session.request(
+                    method, f"{url}{path}", json={"message": "hi"}, headers=headers) as r:
+                if r.status == 401:
+                    assert await r.json() == {"success": False,
+                                              "error": "A valid bearer token is required."}
+                return r.status
+
+        refused = [await status_of(method, path, headers)
+                   for method, path in (("POST", "/api/chat/stream"), ("POST", "/api/chat"),
+                                        ("GET", "/api/health"))
+                   for headers in ({}, {"Authorization": "Bearer s3cret-toke"},
+                                   {"Authorization": "Bearer s3cret-token2"},
+                                   {"Authorization": "s3cret-token"})]
+        allowed = [await status_of("POST", "/api/chat/stream", good),
+                   await status_of("POST", "/api/chat", good),
+                   await status_of("GET", "/api/health", good)]
+    assert refused == [401] * 12
+    assert allowed == [200, 200, 200]
+    assert len(fake_openai.chat_requests) == 2
+
+
+async def test_cors_is_off_by_default_and_on_only_for_listed_origins(fake_openai) -> None:
+    fake_openai.script(Reply(text="a"), Reply(text="b"))
+    origin = {"Origin": "http://chat.example.test"}
+    async with running_relay(fake_openai) as url:
+        _, default_headers, _ = await post(f"{url}/api/chat/stream", {"message": "hi"}, **origin)
+    async with running_relay(fake_openai, cors_origins=["http://chat.example.test"],
+                             token="t") as url, aiohttp.ClientSession() as session:
+        # A browser's preflight carries no token; it must still learn what is allowed.
+        async with session.options(f"{url}/api/chat/stream", headers={
+                **origin, "Access-Control-Request-Method": "POST"}) as preflight:
+            preflight_status, preflight_headers = preflight.status, preflight.headers
+        _, allowed_headers, _ = await post(f"{url}/api/chat/stream", {"message": "hi"},
+                                           Authorization="Bearer t", **origin)
+        _, other_headers, _ = await post(f"{url}/api/chat/stream", {"message": "hi"},
+                                         Authorization="Bearer t",
+                                         Origin="http://evil.example.test")
+    assert "Access-Control-Allow-Origin" not in default_headers
+    assert preflight_status == 204
+    assert preflight_headers["Access-Control-Allow-Origin"] == "http://chat.example.test"
+    assert "Authorization" in preflight_headers["Access-Control-Allow-Headers"]
+    assert allowed_headers["Access-Control-Allow-Origin"] == "http://chat.example.test"
+    assert "Access-Control-Allow-Origin" not in other_headers
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(chunks=[f"w{i} " for i in range(400)], chunks_per_second=40),
+    Reply(chunks=["first", "never"], stall_after=1, stall_seconds=30),
+], ids=["while-streaming", "while-upstream-is-silent"])
+async def test_a_client_disconnect_closes_the_upstream_request(fake_openai, reply) -> None:
+    fake_openai.script(reply)
+    async with running_relay(fake_openai) as url:
+        async with asyncio.timeout(10), aiohttp.ClientSession() as session, \
+                session.post(f"{url}/api/chat/stream", json={"message": "hi"}) as response:
+            assert (await response.content.readline()).startswith(b"data: {\"content\"")
+        upstream = fake_openai.chat_requests[0]
+        async with asyncio.timeout(5):
+            await upstream.wait_disconnected()
+    assert upstream.outcome == "disconnected"
+    assert len(upstream.chunks) < len(reply.chunks or ())
+
+
+@pytest.mark.parametrize(("reply", "words"), [
+    (Reply.error(401), "401"),
+    (Reply.error(500), "500"),
+    (Reply.error(429), "429"),
+])
+async def test_upstream_failures_become_one_error_event_and_never_show_the_key(
+        fake_openai, caplog, reply, words) -> None:
+    caplog.set_level(logging.DEBUG)
+    fake_openai.script(reply, reply)
+    async with running_relay(fake_openai) as url:
+        status, _, body = await post(f"{url}/api/chat/stream", {"message": "hi"})
+        twin_status, _, twin_body = await post(f"{url}/api/chat", {"message": "hi"})
+    events = data_events(body)
+    assert status == 200 and len(events) == 1 and set(events[0]) == {"error"}
+    assert words in events[0]["error"] and "\n" not in events[0]["error"]
+    assert twin_status == 502
+    assert json.loads(twin_body)["success"] is False and words in json.loads(twin_body)["error"]
+    assert KEY not in (body + twin_body).decode()
+    assert KEY not in caplog.text
+
+
+async def test_an_upstream_cut_mid_answer_ends_with_an_error_event(fake_openai) -> None:
+    fake_openai.script(Reply(chunks=["part", "ial", "lost"], cut_after=2))
+    async with running_relay(fake_openai) as url:
+        _, _, body = await post(f"{url}/api/chat/stream", {"message": "hi"})
+    events = data_events(body)
+    assert events[:2] == [{"content": "part"}, {"content": "ial"}]
+    assert list(events[2]) == ["error"] and len(events) == 3
