@@ -1,21 +1,25 @@
 """The real app measured from the outside: a pty (120x40, xterm-256color) read through pyte.
 
-For each scenario the fake OpenAI server (a thread here, on 127.0.0.1) streams an answer whose
-every chunk carries a unique marker; the harness notes when the server wrote each chunk and
-when its marker first appeared on the emulated screen. Also: the app's CPU (psutil) and the
-bytes it wrote per chunk, launch-to-ready time, key echo delay while an answer streams, idle
-CPU and bytes, and resident memory after the big answer.
+For each scenario the fake OpenAI server (`python -m tests.fake_openai`, its own process, on
+127.0.0.1) streams an answer whose every chunk carries a unique marker; the server logs when it
+wrote each chunk (time.monotonic(), which is system-wide on Linux) and the harness notes when
+that marker first appeared on the emulated screen. Also: the app's CPU (psutil) and the bytes it
+wrote per chunk, launch-to-ready time, key echo delay while an answer streams, idle CPU and
+bytes, and resident memory after the answer.
 
-    python benchmarks/terminal_bench.py            # all scenarios (about a minute)
-    python benchmarks/terminal_bench.py --quick    # smaller answers
+    python benchmarks/terminal_bench.py                  # all scenarios (about a minute)
+    python benchmarks/terminal_bench.py --quick          # a quarter of the chunks
+    python benchmarks/terminal_bench.py --only unthrottled
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -26,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 
-from tests.fake_openai import FakeOpenAI, Reply
-from tests.pty_harness import TerminalApp, tui_chat_argv
+from tests.pty_harness import REPO, TerminalApp, tui_chat_argv
 
 
 def marker(i: int) -> str:
@@ -55,6 +58,41 @@ def code(count: int) -> list[str]:
     return chunks
 
 
+class FakeServer:
+    """The fake OpenAI server in its own process, so it takes no time from the harness's
+    terminal emulation (and the harness none from it)."""
+
+    def __init__(self, chunks: list[str], rate: float, folder: str) -> None:
+        chunks_file = Path(folder, "chunks.json")
+        chunks_file.write_text(json.dumps(chunks), encoding="utf-8")
+        self.log = Path(folder, "sent.tsv")
+        self.count = len(chunks)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.fake_openai", "--port", "0", "--chunks-file",
+             str(chunks_file), "--chunks-per-second", str(rate), "--send-log", str(self.log)],
+            stdout=subprocess.PIPE, text=True, cwd=REPO)
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), f"fake server said {self.url!r}"
+
+    def send_times(self, timeout: float = 10.0) -> dict[int, float]:
+        """Chunk index → time.monotonic() when the server wrote it (once the answer ended)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = [line.split("\t") for line in self.log.read_text().splitlines()]
+            if len(rows) >= self.count or time.monotonic() > deadline:
+                return {int(row[1]): float(row[2]) for row in rows if len(row) == 4}
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
 class Watch:
     """After every read from the pty, notes which chunks are on screen by now.
 
@@ -69,6 +107,8 @@ class Watch:
         self.highest = -1
         self.next = 0
         self.app: TerminalApp | None = None
+        self.input_row = -1
+        """The screen row of the prompt input (where its placeholder was at launch)."""
         self.echo_wanted: str | None = None
         self.echo_seen = threading.Event()
 
@@ -83,7 +123,7 @@ class Watch:
                     self.with_marker[self.next] <= self.highest:
                 self.seen[self.with_marker[self.next]] = now
                 self.next += 1
-        if self.echo_wanted and self.echo_wanted in "\n".join(screen.splitlines()[-8:]):
+        if self.echo_wanted and self.echo_wanted in self.app.screen.display[self.input_row]:
             self.echo_seen.set()
 
     @property
@@ -92,57 +132,63 @@ class Watch:
 
 
 def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False) -> dict:
-    with tempfile.TemporaryDirectory() as tmp, \
-            FakeOpenAI.start_in_thread(chunks_per_second=rate) as fake:
-        fake.fake.script(Reply(chunks=chunks))
-        env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE",
-                                                                "CACHE")}
-        watch = Watch(chunks)
-        started = time.monotonic()
-        argv = tui_chat_argv("--base-url", fake.url, "--model", "bench", "--db",
-                             f"{tmp}/b.db", "--system", "")
-        with TerminalApp(argv, env=env, on_output=watch) as app:
-            watch.app = app
-            assert app.wait_for("Ask anything", 20), "app did not start"
-            ready = time.monotonic() - started
-            process = psutil.Process(app.process.pid)
-            time.sleep(0.5)
-            app.type("go")
-            time.sleep(0.2)
-            cpu0 = sum(process.cpu_times()[:2])
-            bytes0 = len(app.output)
-            app.press("enter")
-            echoes = []
-            deadline = time.monotonic() + 180
-            typed = ""
-            while watch.next < len(watch.markers) and time.monotonic() < deadline:
-                if echo and len(typed) < 20 and fake.fake.chat_requests and \
-                        fake.fake.chat_requests[0].chunks:
-                    typed += "abcdefghijklmnopqrst"[len(typed)]
-                    watch.echo_wanted = typed
-                    watch.echo_seen.clear()
-                    sent = time.monotonic()
-                    app.type(typed[-1])
-                    if watch.echo_seen.wait(2):
-                        echoes.append((time.monotonic() - sent) * 1000)
-                    time.sleep(0.2)
-                else:
-                    time.sleep(0.01)
-            request = fake.fake.chat_requests[0]
-            server_done = request.chunks[-1].monotonic if request.chunks else time.monotonic()
-            last_shown = max(watch.seen.values()) if watch.seen else float("nan")
-            time.sleep(0.6)  # let the final frame and the figures land
-            cpu = sum(process.cpu_times()[:2]) - cpu0
-            written = len(app.output) - bytes0
-            rss = process.memory_info().rss
-            idle_cpu0 = sum(process.cpu_times()[:2])
-            idle_bytes0 = len(app.output)
-            time.sleep(3)
-            idle_cpu = sum(process.cpu_times()[:2]) - idle_cpu0
-            idle_bytes = len(app.output) - idle_bytes0
-            app.press("ctrl+q")
-            app.close(10)
-    sent_at = {i: c.monotonic for i, c in enumerate(request.chunks)}
+    with tempfile.TemporaryDirectory() as tmp:
+        fake = FakeServer(chunks, rate, tmp)
+        try:
+            return _measure(name, chunks, rate, fake, tmp, echo=echo)
+        finally:
+            fake.close()
+
+
+def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: str, *,
+             echo: bool) -> dict:
+    env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE", "CACHE")}
+    watch = Watch(chunks)
+    started = time.monotonic()
+    argv = tui_chat_argv("--base-url", fake.url, "--model", "bench", "--db", f"{tmp}/b.db",
+                         "--system", "")
+    with TerminalApp(argv, env=env, on_output=watch) as app:
+        watch.app = app
+        assert app.wait_for("Ask anything", 20), "app did not start"
+        ready = time.monotonic() - started
+        watch.input_row = next(i for i, row in enumerate(app.screen.display)
+                               if "Ask anything" in row)
+        process = psutil.Process(app.process.pid)
+        time.sleep(0.5)
+        app.type("go")
+        time.sleep(0.2)
+        cpu0 = sum(process.cpu_times()[:2])
+        bytes0 = len(app.output)
+        app.press("enter")
+        echoes = []
+        deadline = time.monotonic() + 180
+        typed = ""
+        while watch.next < len(watch.markers) and time.monotonic() < deadline:
+            if echo and len(typed) < 20 and watch.highest >= 0:
+                typed += "abcdefghijklmnopqrst"[len(typed)]
+                watch.echo_wanted = typed
+                watch.echo_seen.clear()
+                sent = time.monotonic()
+                app.type(typed[-1])
+                if watch.echo_seen.wait(2):
+                    echoes.append((time.monotonic() - sent) * 1000)
+                time.sleep(0.2)
+            else:
+                time.sleep(0.01)
+        sent_at = fake.send_times()
+        time.sleep(0.6)  # let the final frame and the figures land
+        cpu = sum(process.cpu_times()[:2]) - cpu0
+        written = len(app.output) - bytes0
+        rss = process.memory_info().rss
+        idle_cpu0 = sum(process.cpu_times()[:2])
+        idle_bytes0 = len(app.output)
+        time.sleep(3)
+        idle_cpu = sum(process.cpu_times()[:2]) - idle_cpu0
+        idle_bytes = len(app.output) - idle_bytes0
+        app.press("ctrl+q")
+        app.close(10)
+    server_done = max(sent_at.values()) if sent_at else float("nan")
+    last_shown = max(watch.seen.values()) if watch.seen else float("nan")
     latencies = sorted((watch.seen[i] - sent_at[i]) * 1000 for i in watch.seen if i in sent_at)
     n = len(chunks)
     return {
@@ -151,23 +197,27 @@ def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False) -
         "p50": statistics.median(latencies), "p95": latencies[int(0.95 * (len(latencies) - 1))],
         "max": latencies[-1], "cpu_ms": cpu * 1000 / n, "bytes": written / n,
         "ready": ready, "tail_ms": (last_shown - server_done) * 1000,
+        "send_s": server_done - min(sent_at.values()) if sent_at else float("nan"),
         "echo_p50": statistics.median(echoes) if echoes else None,
-        "echo_max": max(echoes) if echoes else None,
+        "echo_max": max(echoes) if echoes else None, "echoes": len(echoes), "typed": len(typed),
         "idle_cpu_ms": idle_cpu * 1000, "idle_bytes": idle_bytes, "rss_mb": rss / 2**20,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the chunks")
+    parser.add_argument("--only", choices=["prose50", "prose500", "code500", "unthrottled"],
+                        action="append", help="run only these scenarios")
     args = parser.parse_args()
     scale = 4 if args.quick else 1
-    runs = [
-        scenario("prose", prose(400 // scale), 50),
-        scenario("prose", prose(2000 // scale), 500),
-        scenario("code block (250 lines)", code(2000 // scale), 500),
-        scenario("unthrottled", prose(20000 // scale), 0, echo=True),
-    ]
+    plan = {
+        "prose50": lambda: scenario("prose", prose(400 // scale), 50),
+        "prose500": lambda: scenario("prose", prose(2000 // scale), 500),
+        "code500": lambda: scenario("code block (250 lines)", code(2000 // scale), 500),
+        "unthrottled": lambda: scenario("unthrottled", prose(20000 // scale), 0, echo=True),
+    }
+    runs = [run() for key, run in plan.items() if not args.only or key in args.only]
     print(f"machine: {os.cpu_count()} cores · {time.strftime('%Y-%m-%d')} · "
           f"Python {sys.version.split()[0]}")
     print(f"{'scenario':<24}{'rate':>6}{'chunks':>7}{'p50':>7}{'p95':>7}{'max':>7}"
@@ -181,6 +231,10 @@ def main() -> None:
               f"{r['rss_mb']:>7.0f}")
         if r["seen"] != r["markers"]:
             print(f"  !! {r['markers'] - r['seen']} chunk markers never seen on screen")
+        if r["rate"] == "max":
+            print(f"  the server wrote its {r['chunks']:,} chunks in {r['send_s']:.2f} s")
+        if r["typed"] and r["echoes"] != r["typed"]:
+            print(f"  !! {r['typed'] - r['echoes']} of {r['typed']} keys not echoed within 2 s")
     print("latency = server write → marker on the emulated screen (ms); last−srv = last chunk on "
           "screen after the server finished (ms); echo = key echo while streaming p50/max (ms); "
           "idle = CPU ms and bytes over 3 s with nothing happening")

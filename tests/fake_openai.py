@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 DEFAULT_TEXT = "Hello! This is the fake server answering."
 DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
@@ -365,6 +365,10 @@ class FakeOpenAI:
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
+        self.send_log: TextIO | None = None
+        """When set, every content chunk written is logged as a line `request chunk monotonic
+        wall` (tab-separated; flushed when the request ends), so another process can read the
+        send times. time.monotonic() is system-wide on Linux, so it compares across processes."""
 
     # -- owner's side -------------------------------------------------------------------------
 
@@ -490,6 +494,8 @@ class FakeOpenAI:
                 request._disconnected.set()
                 request._finish("disconnected")
             request._finish("complete")
+            if self.send_log is not None:
+                self.send_log.flush()
         return keep_alive and not connection.gone.is_set()
 
     async def _route(self, connection: _Connection, request: RecordedRequest) -> bool:
@@ -658,6 +664,10 @@ class FakeOpenAI:
             if not await self._send_event(connection, reply, event({"content": pieces[index]})):
                 return False
             request.chunks.append(SentChunk(pieces[index], time.monotonic(), time.time()))
+            if self.send_log is not None:
+                sent = request.chunks[-1]
+                self.send_log.write(f"{len(self.requests)}\t{index}\t{sent.monotonic:.6f}\t"
+                                    f"{sent.wall:.6f}\n")
         if not await self._send_event(connection, reply, event({}, reply.finish_reason)):
             return False
         if include_usage:
@@ -765,6 +775,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--text", help="answer text")
     parser.add_argument("--text-file", type=Path, help="read the answer text from this file")
+    parser.add_argument("--chunks-file", type=Path,
+                        help="a JSON list of strings: the answer's chunks exactly as given")
+    parser.add_argument("--send-log", type=Path,
+                        help="log each content chunk's send time (monotonic and wall) here")
     parser.add_argument("--chunks-per-second", type=float, default=0.0,
                         help="0 sends as fast as possible")
     parser.add_argument("--chunk-size", type=int, help="characters per chunk (default: words)")
@@ -777,11 +791,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = args.text_file.read_text(encoding="utf-8")
     elif args.text is not None:
         text = args.text
-    fake = FakeOpenAI(default=Reply(delay=args.delay), text=text, chunk_size=args.chunk_size,
-                      chunks_per_second=args.chunks_per_second,
+    chunks = None
+    if args.chunks_file is not None:
+        chunks = json.loads(args.chunks_file.read_text(encoding="utf-8"))
+    fake = FakeOpenAI(default=Reply(delay=args.delay, chunks=chunks), text=text,
+                      chunk_size=args.chunk_size, chunks_per_second=args.chunks_per_second,
                       models=[m for m in args.models.split(",") if m],
                       host=args.host, port=args.port)
-    asyncio.run(_serve_until_told(fake))
+    if args.send_log is None:
+        asyncio.run(_serve_until_told(fake))
+        return 0
+    with args.send_log.open("w", encoding="utf-8") as log:
+        fake.send_log = log
+        asyncio.run(_serve_until_told(fake))
     return 0
 
 
