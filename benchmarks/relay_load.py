@@ -33,9 +33,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_port(port: int, timeout: float = 20) -> None:
+def wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the relay exited with {process.returncode} before listening")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -63,12 +65,20 @@ async def one(session: aiohttp.ClientSession, url: str) -> tuple[float, int, boo
     return first or 0.0, chunks, done
 
 
-async def run(url: str, streams: int) -> tuple[list[float], int, int, float]:
+async def bounded(session: aiohttp.ClientSession, url: str, seconds: float
+                  ) -> tuple[float, int, bool]:
+    # A stream that never ends is an error, not a hung benchmark.
+    async with asyncio.timeout(seconds):
+        return await one(session, url)
+
+
+async def run(url: str, streams: int, seconds: float) -> tuple[list[float], int, int, float]:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=300)) as session:
         started = time.monotonic()
-        results = await asyncio.gather(*(one(session, url) for _ in range(streams)),
+        results = await asyncio.gather(*(bounded(session, url, seconds)
+                                         for _ in range(streams)),
                                        return_exceptions=True)
         elapsed = time.monotonic() - started
     firsts = [r[0] for r in results if not isinstance(r, BaseException)]
@@ -77,11 +87,13 @@ async def run(url: str, streams: int) -> tuple[list[float], int, int, float]:
     return firsts, chunks, errors, elapsed
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[10, 100, 500])
     parser.add_argument("--chunks", type=int, default=100)
     parser.add_argument("--rate", type=float, default=50.0, help="chunks/s per stream")
+    parser.add_argument("--round-timeout", type=float, default=120.0,
+                        help="seconds a stream may take before it counts as an error")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
@@ -97,14 +109,17 @@ def main() -> None:
          upstream_url, "--model", "fake-model", "--system", ""], cwd=REPO, env=env,
         stdout=subprocess.DEVNULL)
     try:
-        wait_port(port)
+        wait_port(port, relay)
         process = psutil.Process(relay.pid)
         url = f"http://127.0.0.1:{port}/api/chat/stream"
         print(f"{'streams':>8}{'first byte p50 ms':>19}{'p95 ms':>9}{'chunks/s':>10}"
               f"{'errors':>8}{'relay RSS MB':>14}{'relay CPU s':>13}")
+        total_errors = 0
         for streams in args.streams:
             cpu0 = sum(process.cpu_times()[:2])
-            firsts, chunks, errors, elapsed = asyncio.run(run(url, streams))
+            firsts, chunks, errors, elapsed = asyncio.run(run(url, streams,
+                                                              args.round_timeout))
+            total_errors += errors
             cpu = sum(process.cpu_times()[:2]) - cpu0
             firsts.sort()
             p50 = statistics.median(firsts) * 1000 if firsts else float("nan")
@@ -117,7 +132,8 @@ def main() -> None:
         upstream.terminate()
         relay.wait(10)
         upstream.wait(10)
+    return 1 if total_errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
