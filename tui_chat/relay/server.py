@@ -324,13 +324,24 @@ def serve_command(args: argparse.Namespace) -> int:
 
     app = make_relay_app(settings, make_provider(settings), token=token,
                          cors_origins=args.cors_origin, heartbeat=args.heartbeat)
-    print(f"tui-chat relay on http://{args.host}:{args.port} → {settings.base_url} "
-          f"({settings.model})", flush=True)
+    banner = (f"tui-chat relay on http://{args.host}:{args.port} → "
+              f"{_shown_url(settings.base_url)} ({settings.model})")
     try:
         # handler_cancellation: a client that goes cancels its handler, so /api/chat's
         # upstream request is closed at once too (streams also notice on their own).
-        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None,
-                    handler_cancellation=True)
+        # run_app calls `print` only once it listens, so a failed bind shows no banner.
+        web.run_app(app, host=args.host, port=args.port, access_log=None,
+                    handler_cancellation=True, print=lambda _: print(banner, flush=True))
     except OSError as error:
-        return fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     return 0
+
+
+def _shown_url(url: str) -> str:
+    """The upstream URL without user info or query, either of which can hold a credential."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}" \
+           f"{parts.path}"
