@@ -42,6 +42,9 @@ class TuiChatApp(App[None]):
                  store: ConversationStore | None = None,
                  conversation_id: int | None = None) -> None:
         super().__init__()
+        from tui_chat import paste_guard
+
+        paste_guard.install()  # before the driver starts reading the terminal
         self._clock = clock
         self.store = store
         self._conversation_id = conversation_id
