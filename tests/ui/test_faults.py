@@ -419,3 +419,12 @@ async def test_pasted_escape_sequences_are_made_harmless(fake_openai: FakeOpenAI
         assert run.app.screen.query(MessageView).first().text == safe
         assert run.stored()[0].content == safe
     assert fake_openai.chat_requests[0].messages[-1]["content"] == safe
+
+
+async def test_pasted_line_breaks_sent_as_cr_stay_line_breaks(fake_openai: FakeOpenAI,
+                                                               tmp_path: Path) -> None:
+    # xterm and VTE send a pasted newline as CR; sanitising drops a lone CR.
+    async with running(tmp_path, fake_openai.url) as run:
+        run.app.post_message(events.Paste("one\rtwo\r\nthree\nfour"))
+        await run.pilot.pause()
+        assert run.app.screen.query_one(PromptInput).text == "one\ntwo\nthree\nfour"

@@ -96,6 +96,8 @@ class PromptInput(TextArea):
         # it is made safe here so it is safe everywhere it is shown later.
         event.prevent_default()
         event.stop()
-        cleaned = sanitize(event.text)
+        # Many terminals (xterm, VTE) send a pasted line break as CR, which sanitize() drops.
+        lines = event.text.replace("\r\n", "\n").replace("\r", "\n")
+        cleaned = sanitize(lines)
         if cleaned:
             self.insert(cleaned)
