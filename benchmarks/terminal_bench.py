@@ -221,13 +221,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores · {time.strftime('%Y-%m-%d')} · "
           f"Python {sys.version.split()[0]}")
     print(f"{'scenario':<24}{'rate':>6}{'chunks':>7}{'p50':>7}{'p95':>7}{'max':>7}"
-          f"{'CPU ms/ch':>10}{'B/ch':>7}{'last−srv':>9}{'echo':>7}{'ready':>7}"
+          f"{'CPU ms/ch':>10}{'B/ch':>7}{'last−srv':>9}{'echo':>8}{'ready':>7}"
           f"{'idle CPU':>9}{'idle B':>7}{'RSS MB':>7}")
     for r in runs:
         echo = f"{r['echo_p50']:.0f}/{r['echo_max']:.0f}" if r["echo_p50"] is not None else "—"
         print(f"{r['name']:<24}{r['rate']!s:>6}{r['chunks']:>7}{r['p50']:>7.1f}{r['p95']:>7.1f}"
               f"{r['max']:>7.1f}{r['cpu_ms']:>10.2f}{r['bytes']:>7.0f}{r['tail_ms']:>9.0f}"
-              f"{echo:>7}{r['ready']:>7.2f}{r['idle_cpu_ms']:>9.0f}{r['idle_bytes']:>7}"
+              f"{echo:>8}{r['ready']:>7.2f}{r['idle_cpu_ms']:>9.0f}{r['idle_bytes']:>7}"
               f"{r['rss_mb']:>7.0f}")
         if r["seen"] != r["markers"]:
             print(f"  !! {r['markers'] - r['seen']} chunk markers never seen on screen")

@@ -230,6 +230,20 @@ class MessageView(Widget):
             return f"{mark} · {self._footer}"
         return self._footer or mark
 
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # The layout that calls this has just placed the view at its new height, and the
+        # compositor repaints the region it now covers in this same frame. Textual's default
+        # would then paint it twice more in the next frames: it sets virtual_size as a layout
+        # reactive (a second layout, a whole repaint), and it queues a repaint of the old size.
+        # While an answer streams that tripled the bytes of every jump. A leaf widget has
+        # nothing its virtual size could lay out.
+        resized = self._size != size
+        changed = super()._size_updated(size, virtual_size, container_size, layout=False)
+        if resized and layout:
+            self._exchange_repaint_regions()
+        return changed
+
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._height_lines = len(self._build_lines(width))
         return self._height_lines

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.reactive import var
 
 
@@ -29,6 +30,19 @@ class Transcript(VerticalScroll):
 
     def on_mount(self) -> None:
         self.anchor()
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # Called by the layout that has just arranged the messages (and, when anchored,
+        # scrolled to the end); the compositor repaints everything that moved in this same
+        # frame, scrollbar included. Textual's default sets virtual_size as a layout reactive,
+        # which asks for a second layout and repaints the whole transcript again in the next
+        # frame, and the scrollbar queues a repaint of its own: while an answer streams, every
+        # jump was sent to the terminal twice.
+        changed = super()._size_updated(size, virtual_size, container_size, layout=False)
+        if layout and (scrollbar := self._vertical_scrollbar) is not None:
+            scrollbar._exchange_repaint_regions()
+        return changed
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
