@@ -3,6 +3,11 @@
     tui-chat ask "what is a monad?"
     git diff | tui-chat ask "review this"
     tui-chat ask --json "one line summary" < notes.txt
+
+Exit status: 0 answered, 1 the request failed (or the answer could not be saved), 2 bad input or
+settings, 130 Ctrl+C, 141 the reader of stdout went away (`| head`). A retry wait is announced
+on stderr always (one line each), not only on a terminal: a script's log should show why a call
+was slow. "(cached)" goes to stderr only on a terminal; --json says `"cached": true`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sqlite3
 import sys
 from contextlib import aclosing
@@ -35,9 +41,29 @@ def add_ask_parser(subparsers: Any, add_settings_arguments: Any, add_db_argument
     ask.set_defaults(ask_command=True)
 
 
-def read_prompt(args: argparse.Namespace, stdin: TextIO) -> str:
-    question = " ".join(args.prompt).strip()
-    piped = "" if stdin.isatty() else stdin.read()
+def valid_text(text: str) -> str:
+    """Undecodable bytes (kept by Python as lone surrogates) become U+FFFD: they cannot be
+    sent as JSON or stored in SQLite."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def read_stdin(stdin: TextIO | None) -> str:
+    """Piped text, or "" for a terminal or a closed stdin; any bytes are accepted (a diff of a
+    Latin-1 file must not crash the command)."""
+    if stdin is None or stdin.closed or stdin.isatty():
+        return ""
+    raw = getattr(stdin, "buffer", None)
+    if raw is None:
+        return valid_text(stdin.read())
+    return raw.read().decode("utf-8", "replace")
+
+
+def read_prompt(args: argparse.Namespace, stdin: TextIO | None) -> str:
+    question = valid_text(" ".join(args.prompt).strip())
+    piped = read_stdin(stdin)
     if question and piped.strip():
         return f"{question}\n\n{piped}"
     return question or piped.strip()
@@ -50,12 +76,18 @@ def fail(message: str, code: int, err: TextIO) -> int:
 
 def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
                 out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run `ask`; 0 on success, 1 when the request fails, 2 for bad input or settings."""
+    """Run `ask`; 0 on success, 1 when the request fails, 2 for bad input or settings,
+    130 on Ctrl+C, 141 when stdout's reader has gone."""
     from tui_chat.cli import settings_from_args
     from tui_chat.config import ConfigError
 
     stdin = sys.stdin if stdin is None else stdin
-    out = sys.stdout if out is None else out
+    if out is None:
+        out = sys.stdout
+        # A non-UTF-8 locale must not turn one emoji in the answer into a traceback.
+        reconfigure = getattr(out, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     err = sys.stderr if err is None else err
     try:
         settings = settings_from_args(args)
@@ -71,6 +103,20 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
         return asyncio.run(_ask(settings, prompt, args, out, err))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Like any Unix filter whose reader left: no message, the status SIGPIPE would give.
+        _silence(out)
+        return 141
+
+
+def _silence(out: TextIO) -> None:
+    """Point a closed pipe's descriptor at /dev/null so the exit flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,
@@ -134,7 +180,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         retry=RetryPolicy(retries=settings.retries, max_delay=settings.retry_max_wait),
         clock=loop.time, on_retry=retrying,
     )
-    status, error_text, code = "done", None, 0
+    # Anything unforeseen stores the answer as failed, never as done.
+    status, error_text, code = "failed", None, 1
     last_save = loop.time()
     try:
         async with aclosing(exchange.display_text()) as pieces:
@@ -150,7 +197,11 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
                         store.save_partial(answer_id, exchange.text)
                     except StoreError:
                         pass  # the answer still prints; the final save reports trouble
-
+        status, code = "done", 0
+    except BrokenPipeError:
+        # The reader stopped reading, as if the user had stopped the answer.
+        status, code = "cancelled", 141
+        _silence(out)
     except ProviderError as error:
         broken = isinstance(error, StreamBroken) and exchange.parts
         status = "interrupted" if broken else "failed"
@@ -161,13 +212,27 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     finally:
         await provider.aclose()
         if cache is not None:
-            if hit is None and status == "done" and key is not None:
-                cache.put(key, exchange.text, exchange.finish_reason)
-            cache.close()
+            try:
+                if hit is None and status == "done" and key is not None:
+                    cache.put(key, exchange.text, exchange.finish_reason)
+            except sqlite3.Error as error:
+                # The answer is printed and stored; a cache that cannot take it only costs
+                # a request next time.
+                print(f"tui-chat: cannot write the response cache: {error}", file=err)
+            finally:
+                cache.close()
         if store is not None and answer_id is not None:
-            store.finish_answer(answer_id, exchange.text, status, metrics=exchange.metrics,
-                                error=error_text)
-            store.close()
+            try:
+                store.finish_answer(answer_id, exchange.text, status,
+                                    metrics=exchange.metrics, error=error_text)
+            except StoreError as error:
+                if error_text is None:
+                    error_text = f"the answer was not saved: {error}"
+                    code = code or 1
+            finally:
+                store.close()
+    if code == 141:
+        return code
     if args.json:
         metrics = exchange.metrics
         usage = None

@@ -165,3 +165,83 @@ def test_ctrl_c_exits_130_and_keeps_the_partial_answer_as_cancelled(tmp_path: Pa
     assert (role, status) == ("assistant", "cancelled")
     text = (printed + rest).decode()
     assert content.startswith("w0 ") and text.startswith(content) and len(content) < 400 * 3
+
+
+def test_a_rate_limit_with_retries_off_is_one_request_and_one_line(fake, tmp_path: Path) -> None:
+    fake.fake.script(Reply.error(429))
+    result = run(tmp_path, "--config", config(tmp_path, "retries = 0\n"), "q", url=fake.url)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tui-chat: ") and "429" in lines[0]
+    assert len(fake.fake.chat_requests) == 1
+    assert stored(tmp_path)[-1][2] == "failed"
+    assert_quiet_about_the_key(result)
+
+
+def test_no_key_for_a_hosted_endpoint_prints_the_first_run_hint(tmp_path: Path) -> None:
+    # The hint is raised before any connection, so naming a hosted host sends nothing.
+    env = environment(tmp_path, "https://api.openai.com/v1")
+    del env["OPENAI_API_KEY"]
+    result = subprocess.run(command(tmp_path, "q"), input="", capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "api.openai.com needs an API key" in lines[0]
+    assert "OPENAI_API_KEY" in lines[0]
+
+
+def test_a_reader_that_goes_away_ends_quietly_with_141(tmp_path: Path) -> None:
+    with FakeOpenAI.start_in_thread(chunks_per_second=20) as slow:
+        slow.fake.script(Reply(chunks=[f"w{i} " for i in range(400)]))
+        process = subprocess.Popen(command(tmp_path, "q"), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=environment(tmp_path, slow.url))
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                assert selector.select(timeout=20), "no answer text within 20 s"
+            assert os.read(process.stdout.fileno(), 4096).startswith(b"w0 ")
+            process.stdout.close()  # like `| head -c 3` exiting
+            errors = process.stderr.read()
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 141
+    assert errors == b""
+    role, content, status = stored(tmp_path)[-1]
+    assert (role, status) == ("assistant", "cancelled") and content.startswith("w0 ")
+
+
+def test_undecodable_piped_bytes_are_replaced_not_fatal(fake, tmp_path: Path) -> None:
+    fake.fake.script(Reply(chunks=["ok"]))
+    result = subprocess.run(command(tmp_path, "review this"), input=b"caf\xe9 \xff\n",
+                            capture_output=True, env=environment(tmp_path, fake.url),
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"ok\n"
+    sent = fake.fake.chat_requests[0].messages[-1]["content"]
+    assert sent == "review this\n\ncaf\ufffd \ufffd\n"
+    assert stored(tmp_path)[0][1] == sent
+
+
+def test_an_ascii_only_stdout_gets_question_marks_not_a_traceback(fake, tmp_path: Path) -> None:
+    fake.fake.script(Reply(chunks=["café ", "🙂 done"]))
+    env = {**environment(tmp_path, fake.url), "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run(command(tmp_path, "q"), input=b"", capture_output=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"caf? ? done\n"
+    assert stored(tmp_path)[-1][1] == "café 🙂 done"  # only the terminal copy is lossy
+
+
+def test_a_closed_stdin_is_no_input(fake, tmp_path: Path) -> None:
+    fake.fake.script(Reply(chunks=["ok"]))
+    shell = ["/bin/sh", "-c", 'exec "$@" <&-', "sh", *command(tmp_path, "q")]
+    result = subprocess.run(shell, capture_output=True, text=True,
+                            env=environment(tmp_path, fake.url), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+    assert fake.fake.chat_requests[0].messages[-1]["content"] == "q"
