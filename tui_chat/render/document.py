@@ -1,161 +1,136 @@
 """StreamingDocument: a Markdown answer that grows chunk by chunk and renders in O(chunk).
 
-The source is split, as it arrives, into top-level blocks at blank lines and fences. Only the
-last block can still change; every earlier block is final, so it is rendered once per width and
-its strips are reused. Fenced code is drawn by us, one completed line at a time, so a long code
-block never re-highlights what it already highlighted. Only the open tail (a paragraph, a list,
-a table, or the current line of code) is drawn again.
+The source is split, as whole lines arrive, into top-level blocks: at blank lines, fences,
+headings, tables and the items of a list. Only the last block can still change; every earlier
+block is final, so it is drawn once per width and its strips are reused (the same objects, so
+a caller can diff by identity). Fenced code and tables are drawn by us, line by line and row by
+row (`code.py`, `table.py`); other blocks go through Rich (`prose.py`). Only the open tail is
+drawn again on each `render()`, and a long list or table is split so that tail stays small.
 """
 
 from __future__ import annotations
 
-import io
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import ClassVar
+from typing import Protocol
 
-from markdown_it import MarkdownIt
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import Heading, Markdown
 from rich.segment import Segment
-from rich.style import Style
-from rich.syntax import PygmentsSyntaxTheme
-from rich.text import Text
-from rich.theme import Theme
 from textual.strip import Strip
 
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^`\s]*)[^`]*$")
+from tui_chat.render.code import FenceBlock
+from tui_chat.render.prose import render_markdown, render_plain
+from tui_chat.render.style import RenderStyle
+from tui_chat.render.table import TableBlock, is_delimiter_row, starts_table
+from tui_chat.sanitize import sanitize
+
+__all__ = ["RenderStyle", "StreamingDocument"]
+
+_FENCE_OPEN = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
+_LANGUAGE = re.compile(r"[\w+#.-]+")
+_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
+_LIST_ITEM = re.compile(r"^( {0,3})([-+*]|(\d{1,9})[.)])(?:[ \t]+(\S?)|$)")
+_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _BLANK = Strip([])
+_MIN_WIDTH = 4
 
 
-@dataclass(frozen=True)
-class RenderStyle:
-    """Rich styles the renderer uses; built by the widget from the current Textual theme."""
+class _Block(Protocol):
+    gap: bool
+    """A blank line separates this block from the one before."""
 
-    text: Style = field(default_factory=Style)
-    heading: Style = field(default_factory=lambda: Style(bold=True))
-    link: Style = field(default_factory=lambda: Style(underline=True))
-    inline_code: Style = field(default_factory=lambda: Style(bold=True))
-    quote: Style = field(default_factory=lambda: Style(italic=True))
-    rule: Style = field(default_factory=lambda: Style(dim=True))
-    table_border: Style = field(default_factory=lambda: Style(dim=True))
-    list_bullet: Style = field(default_factory=lambda: Style(bold=True))
-    code_background: str = "#1e1e1e"
-    code_theme: str = "monokai"
-    muted: Style = field(default_factory=lambda: Style(dim=True))
+    def add_line(self, line: str) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
+               final: bool = False) -> list[Strip]: ...
 
 
-class _LeftHeading(Heading):
-    """Headings flush left, as in a chat transcript (Rich centres h1)."""
-
-    LEVEL_ALIGN: ClassVar[dict[str, str]] = dict.fromkeys(  # type: ignore[assignment]
-        ("h1", "h2", "h3", "h4", "h5", "h6"), "left")
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        text = self.text.copy()
-        text.justify = "left"
-        yield text
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
-class _ChatMarkdown(Markdown):
-    elements: ClassVar = {**Markdown.elements, "heading_open": _LeftHeading}
-
-    def __init__(self, markup: str, code_theme: str = "monokai") -> None:
-        # Rich builds a new markdown-it parser for every Markdown object (about 1.7 ms, most
-        # of the cost of drawing a streaming paragraph); one parser serves every block.
-        self.markup = markup
-        self.parsed = _parser().parse(markup)
-        self.code_theme = code_theme
-        self.justify = None
-        self.style = "none"
-        self.hyperlinks = False
-        self.inline_code_lexer = None
-        self.inline_code_theme = code_theme
+def _expand_leading_tabs(line: str) -> str:
+    body = line.lstrip(" \t")
+    lead = line[: len(line) - len(body)]
+    return lead.expandtabs(4) + body if "\t" in lead else line
 
 
-@lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
-    return MarkdownIt().enable("strikethrough").enable("table")
+class ProseBlock:
+    """Markdown drawn by Rich: a paragraph, heading, quote, one list item, or an indented
+    continuation of a list item (drawn dedented, then shifted right)."""
 
+    __slots__ = ("_strips", "_style", "_width", "content_column", "dedent", "gap", "indent",
+                 "kind", "lines", "marker")
 
-@lru_cache(maxsize=16)
-def _console(style: RenderStyle) -> Console:
-    """One private console per style: Rich looks markdown styles up in its theme."""
-    heading = style.heading
-    theme = Theme({
-        "markdown.paragraph": style.text,
-        "markdown.text": style.text,
-        "markdown.h1": heading + Style(underline=True),
-        "markdown.h1.border": style.rule,
-        "markdown.h2": heading,
-        "markdown.h3": heading,
-        "markdown.h4": heading + Style(italic=True),
-        "markdown.h5": heading + Style(italic=True),
-        "markdown.h6": heading + Style(dim=True),
-        "markdown.code": style.inline_code,
-        "markdown.code_block": Style(bgcolor=style.code_background),
-        "markdown.block_quote": style.quote,
-        "markdown.list": Style(),
-        "markdown.item.bullet": style.list_bullet,
-        "markdown.item.number": style.list_bullet,
-        "markdown.hr": style.rule,
-        "markdown.link": style.link,
-        "markdown.link_url": style.muted,
-        "markdown.table.border": style.table_border,
-        "markdown.table.header": Style(bold=True),
-    }, inherit=True)
-    return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                   width=80, theme=theme, legacy_windows=False, markup=False, emoji=False,
-                   highlight=False, no_color=False, force_jupyter=False)
-
-
-@lru_cache(maxsize=16)
-def _syntax_theme(name: str) -> PygmentsSyntaxTheme:
-    try:
-        return PygmentsSyntaxTheme(name)
-    except Exception:  # an unknown style name must not break drawing
-        return PygmentsSyntaxTheme("monokai")
-
-
-@lru_cache(maxsize=64)
-def _lexer(language: str):  # type: ignore[no-untyped-def]
-    from pygments.lexers import get_lexer_by_name
-    from pygments.lexers.special import TextLexer
-    from pygments.util import ClassNotFound
-
-    try:
-        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False) if language else None
-    except ClassNotFound:
-        lexer = None
-    return lexer or TextLexer(stripnl=False, ensurenl=False)
-
-
-def _to_strips(lines: list[list[Segment]]) -> list[Strip]:
-    return [Strip(line) for line in lines]
-
-
-class _Block:
-    """A top-level block of the source: Markdown text, or a fenced code block."""
-
-    __slots__ = ("closed", "code_strips", "fence", "language", "lines", "strips", "width")
-
-    def __init__(self, fence: str = "", language: str = "") -> None:
-        self.fence = fence
-        """The opening fence (``` or ~~~…); empty for a Markdown block."""
-        self.language = language
+    def __init__(self, kind: str = "prose", *, gap: bool = True, dedent: int = 0,
+                 indent: int = 0, marker: str = "", content_column: int = 0) -> None:
+        self.kind = kind
+        """"prose", "list" (one item of a list) or "heading"."""
+        self.gap = gap
+        self.dedent = dedent
+        """Source spaces removed from each line (an indented list continuation)."""
+        self.indent = indent
+        """Cells the drawn block is shifted right."""
+        self.marker = marker
+        """For a list item: "-", "*", "+", "." or ")" (which list it belongs to)."""
+        self.content_column = content_column
+        """For a list item: where its text starts, relative to `dedent`."""
         self.lines: list[str] = []
-        self.closed = False
-        self.width = -1
-        self.strips: list[Strip] = []
-        """Whole-block strips at `width` (finished blocks only)."""
-        self.code_strips: list[list[Strip]] = []
-        """Per completed code line, its wrapped strips at `width` (fences only)."""
+        self._width = -1
+        self._style: RenderStyle | None = None
+        self._strips: list[Strip] = []
 
-    def closes(self, line: str) -> bool:
-        stripped = line.strip()
-        return (len(line) - len(line.lstrip(" ")) <= 3 and len(stripped) >= len(self.fence)
-                and set(stripped) == {self.fence[0]})
+    def relative(self, line: str) -> str:
+        return line[min(_indent(line), self.dedent):] if self.dedent else line
+
+    def add_line(self, line: str) -> None:
+        self.lines.append(self.relative(line))
+
+    def reset(self) -> None:
+        self._style = None
+
+    def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
+               final: bool = False) -> list[Strip]:
+        if final and width == self._width and style is self._style:
+            return self._strips
+        source = "\n".join(self.lines)
+        if partial or cursor:
+            tail = self.relative(partial) + cursor
+            source = f"{source}\n{tail}" if source else tail
+        indent = min(self.indent, width // 2)
+        strips = render_markdown(source, style, max(1, width - indent))
+        if indent:
+            pad = Segment(" " * indent)
+            strips = [Strip([pad, *strip]) if strip.cell_length else strip for strip in strips]
+        if final:
+            self._width, self._style, self._strips = width, style, strips
+        return strips
+
+
+class PlainLine:
+    """One line of a plain-text document (markdown=False)."""
+
+    __slots__ = ("_strips", "_style", "_width", "gap", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.gap = False
+        self._width = -1
+        self._style: RenderStyle | None = None
+        self._strips: list[Strip] = []
+
+    def add_line(self, line: str) -> None:
+        raise NotImplementedError  # a plain line is complete when made
+
+    def reset(self) -> None:
+        self._style = None
+
+    def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
+               final: bool = False) -> list[Strip]:
+        if width != self._width or style is not self._style:
+            self._width, self._style = width, style
+            self._strips = render_plain(self.text, style, width)
+        return self._strips
 
 
 class StreamingDocument:
@@ -164,7 +139,7 @@ class StreamingDocument:
     Args:
         text: Initial source.
         style: Colours and the code style.
-        markdown: False draws the text as typed (user prompts, errors).
+        markdown: False draws the text as typed (user prompts, errors): no Markdown at all.
     """
 
     def __init__(self, text: str = "", *, style: RenderStyle | None = None,
@@ -172,26 +147,38 @@ class StreamingDocument:
         self._style = style or RenderStyle()
         self._markdown = markdown
         self._parts: list[str] = []
-        self._length = 0
         self._joined: str | None = ""
+        self._length = 0
+        self._version = 0
+        """Bumped by every change of the source; the tail is drawn again only when it moved."""
         self._blocks: list[_Block] = []
         """Finished blocks, in order."""
         self._open: _Block | None = None
         self._partial: list[str] = []
-        """The current line, not yet ended by a newline."""
+        """The current line, not yet ended by a newline, in pieces."""
+        self._list_context = False
+        """The last top-level block was a list (indented text and fences belong to it)."""
+        self._list_shift = 1
+        """Drawn minus source column of the list's text (Rich draws " • " for "- ")."""
         self._finished = False
-        self._finished_width = -1
-        self._finished_strips: list[Strip] = []
-        """Strips of every finished block at `_finished_width`, with blank lines between."""
-        self._finished_count = 0
-        """How many finished blocks `_finished_strips` holds."""
+        # Render caches (for one width and style at a time).
+        self._width = -1
+        self._render_style: RenderStyle | None = None
+        self._done: list[Strip] = []
+        """Strips of the first `_done_count` finished blocks, with their blank lines."""
+        self._done_count = 0
+        self._tail_key: tuple[int, str, int] | None = None
+        self._tail: tuple[bool, list[Strip]] = (False, [])
+        self._last: list[Strip] = []
+        self._changed_from = 0
         if text:
             self.append(text)
 
-    # -- input -------------------------------------------------------------------------
+    # -- input ------------------------------------------------------------------------------
 
     @property
     def text(self) -> str:
+        """The whole source as received (joined on demand, not per append)."""
         if self._joined is None:
             self._joined = "".join(self._parts)
             self._parts = [self._joined]
@@ -200,199 +187,261 @@ class StreamingDocument:
     def __len__(self) -> int:
         return self._length
 
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
     def append(self, text: str) -> None:
-        """Add text at the end. O(len(text)): splits lines, renders nothing."""
+        """Add text at the end. Amortised O(len(text)): splits lines, draws nothing."""
+        text = sanitize(text)
         if not text:
             return
         self._parts.append(text)
         self._length += len(text)
         self._joined = None
-        if not self._markdown:
-            return
-        pieces = text.split("\n")
-        if len(pieces) == 1:
+        self._version += 1
+        self._finished = False
+        if "\n" not in text:
             self._partial.append(text)
             return
+        pieces = text.split("\n")
         self._partial.append(pieces[0])
         self._end_line("".join(self._partial))
         for line in pieces[1:-1]:
             self._end_line(line)
         self._partial = [pieces[-1]] if pieces[-1] else []
 
-    def _end_line(self, line: str) -> None:
-        block = self._open
-        if block is not None and block.fence:
-            if block.closes(line):
-                block.closed = True
-                self._finish_block()
-            else:
-                block.lines.append(line)
-            return
-        if match := _FENCE_OPEN.match(line):
-            self._finish_block()
-            self._open = _Block(fence=match.group(1), language=match.group(2).lower())
-        elif not line.strip():
-            self._finish_block()
-        else:
-            if block is None:
-                block = self._open = _Block()
-            block.lines.append(line)
-
-    def _finish_block(self) -> None:
-        if self._open is not None:
-            self._open.width = -1  # its whole-block strips are drawn once, on the next render
-            self._blocks.append(self._open)
-            self._open = None
-
     def finish(self) -> None:
-        """The stream ended: the open block and the last line are final."""
-        if self._finished or not self._markdown:
-            self._finished = True
+        """The stream ended: the last line and the open block are final (an unterminated
+        fence is closed)."""
+        if self._finished:
             return
+        self._finished = True
+        self._version += 1
         if self._partial:
             line = "".join(self._partial)
             self._partial = []
-            if self._open is not None and self._open.fence:
-                self._open.lines.append(line)
-            else:
-                self._end_line(line)
-        self._finish_block()
-        self._finished = True
+            self._end_line(line)
+        self._close_open()
 
     def set_style(self, style: RenderStyle) -> None:
         """New colours: every cached strip is dropped and drawn again on the next render."""
         if style == self._style:
             return
         self._style = style
-        self._finished_width = -1
         for block in self._blocks:
-            block.width = -1
-            block.code_strips.clear()
+            block.reset()
         if self._open is not None:
-            self._open.width = -1
-            self._open.code_strips.clear()
+            self._open.reset()
 
-    # -- output ------------------------------------------------------------------------
+    # -- splitting into blocks ----------------------------------------------------------
+
+    def _close_open(self) -> None:
+        if self._open is not None:
+            self._blocks.append(self._open)
+            self._open = None
+
+    def _end_line(self, line: str) -> None:
+        """Place one complete line: in the open block, or in a new one."""
+        if not self._markdown:
+            self._blocks.append(PlainLine(line))
+            return
+        if "\t" in line:
+            line = _expand_leading_tabs(line)
+        block = self._open
+        if isinstance(block, FenceBlock):
+            if block.closes(line):
+                block.closed = True
+                self._close_open()
+            else:
+                block.add_line(line)
+            return
+        if not line.strip():
+            self._close_open()
+            return
+        if isinstance(block, TableBlock):
+            if "|" in line and not self._opens_fence(line) and not _HEADING.match(line):
+                block.add_line(line)
+                return
+            self._close_open()
+            self._start_block(line, gap=True)
+            return
+        if isinstance(block, ProseBlock):
+            gap = self._split_gap(block, line)
+            if gap is None:
+                block.add_line(line)
+                return
+            if is_delimiter_row(line) and gap == "table":
+                header = block.lines.pop()
+                if block.lines:
+                    self._close_open()
+                self._open = TableBlock(header, line, gap=True)
+                self._list_context = False
+                return
+            self._close_open()
+            self._start_block(line, gap=gap != "tight")
+            return
+        self._start_block(line, gap=True)
+
+    def _opens_fence(self, line: str) -> re.Match[str] | None:
+        match = _FENCE_OPEN.match(line)
+        if match is None or (len(match.group(1)) > 3 and not self._list_context):
+            return None
+        if match.group(2)[0] == "`" and "`" in match.group(3):
+            return None  # an info string of a backtick fence holds no backticks
+        return match
+
+    def _split_gap(self, block: ProseBlock, line: str) -> str | None:
+        """Whether `line` starts a new block after the open prose `block`: None if not, else
+        "tight" (the next item of the same list), "table" (a table header was the previous
+        line) or "gap"."""
+        if self._opens_fence(line):
+            return "gap"
+        indent = _indent(line)
+        if block.dedent and indent < block.dedent:
+            # Outside the indented continuation: only a lazy paragraph line stays in it.
+            if _HEADING.match(line) or (_LIST_ITEM.match(line)
+                                         and not _THEMATIC_BREAK.match(line)):
+                return "gap"
+            return None
+        relative = block.relative(line)
+        indent = _indent(relative)
+        nested = block.kind == "list" and indent >= block.content_column
+        if not nested and _HEADING.match(relative):
+            return "gap"
+        if (block.kind == "prose" and is_delimiter_row(relative) and block.lines
+                and starts_table(block.lines[-1], relative) and not block.dedent):
+            return "table"
+        item = _LIST_ITEM.match(relative)
+        if item is None or nested or _THEMATIC_BREAK.match(relative):
+            return None
+        if block.kind == "list":
+            return "tight" if _marker(item) == block.marker else "gap"
+        # A list interrupts a paragraph only with a non-empty item; a numbered one from 1.
+        if block.kind == "prose" and item.group(4) and item.group(3) in (None, "1"):
+            return "gap"
+        return None
+
+    def _start_block(self, line: str, *, gap: bool) -> None:
+        block, shift = self._new_block(line, gap=gap)
+        if isinstance(block, FenceBlock):
+            self._list_context = block.indent > 0
+        elif block.kind == "list" and not block.dedent:
+            self._list_context = True
+            self._list_shift = shift
+        elif not block.dedent:
+            self._list_context = False
+        self._open = block
+        if isinstance(block, ProseBlock) and block.kind == "heading":
+            self._close_open()  # a heading is one line; what follows is a new block
+
+    def _new_block(self, line: str, *, gap: bool) -> tuple[FenceBlock | ProseBlock, int]:
+        """The block `line` starts (not yet placed), and for a top-level list item how many
+        cells further right Rich draws its text than the source has it."""
+        indent = _indent(line)
+        if fence := self._opens_fence(line):
+            info = fence.group(3).strip().lstrip("{.")
+            language = _LANGUAGE.match(info)
+            nested = self._list_context and indent >= 2
+            return FenceBlock(fence.group(2), language.group().lower() if language else "",
+                              source_indent=indent,
+                              indent=indent + self._list_shift if nested else 0, gap=gap), 0
+        dedent = indent if self._list_context and indent >= 2 else 0
+        shifted = dedent + self._list_shift if dedent else 0
+        relative = line[dedent:]
+        item = _LIST_ITEM.match(relative)
+        shift = 0
+        if item is not None and not _THEMATIC_BREAK.match(relative):
+            block = ProseBlock("list", gap=gap, dedent=dedent, indent=shifted,
+                               marker=_marker(item),
+                               content_column=len(item.group(1)) + len(item.group(2)) + 1)
+            drawn = 3 if item.group(3) is None else len(item.group(3)) + 3
+            shift = drawn - block.content_column
+        elif dedent:
+            block = ProseBlock(gap=gap, dedent=dedent, indent=shifted)
+        else:
+            block = ProseBlock("heading" if _HEADING.match(line) else "prose", gap=gap)
+        block.add_line(line)
+        return block, shift
+
+    # -- output -------------------------------------------------------------------------------
+
+    @property
+    def changed_from(self) -> int:
+        """Index of the first line of the last `render()` that is not the very same Strip as
+        in the call before (at the same width and style); the lines before it are unchanged."""
+        return self._changed_from
 
     def render(self, width: int, *, cursor: str = "") -> list[Strip]:
-        """Every line at `width`. Finished blocks come from the cache (the same Strip objects as
-        last time); only the open tail is drawn again."""
-        width = max(width, 4)
-        if not self._markdown:
-            return self._render_plain(self.text + cursor, width)
-        if width != self._finished_width:
-            self._finished_width = width
-            self._finished_strips = []
-            self._finished_count = 0
-        strips = self._finished_strips
-        for block in self._blocks[self._finished_count:]:
+        """Every line at `width`, unpadded (code blocks paint their background to `width`).
+
+        Finished blocks come from the cache (the same Strip objects as last time); only the
+        open tail is drawn again, and only if the source changed. `cursor` is drawn at the end
+        of the text.
+        """
+        width = max(width, _MIN_WIDTH)
+        style = self._style
+        if width != self._width or style is not self._render_style:
+            self._width = width
+            self._render_style = style
+            self._done = []
+            self._done_count = 0
+            self._tail_key = None
+            self._last = []
+        stable = len(self._done)
+        done = self._done
+        for block in self._blocks[self._done_count:]:
+            strips = block.render(width, style, final=True)
             if strips:
-                strips.append(_BLANK)
-            strips.extend(self._block_strips(block, width))
-        self._finished_count = len(self._blocks)
-        tail = self._tail_strips(width, cursor)
+                if done and block.gap:
+                    done.append(_BLANK)
+                done.extend(strips)
+        self._done_count = len(self._blocks)
+        key = (self._version, cursor, self._done_count)
+        if key != self._tail_key:
+            self._tail_key = key
+            self._tail = self._render_tail(width, cursor)
+        gap, tail = self._tail
         if not tail:
-            return list(strips)
-        if strips:
-            return [*strips, _BLANK, *tail]
-        return tail
+            lines = done.copy()
+        elif not done:
+            lines = tail.copy()
+        else:
+            lines = [*done, _BLANK, *tail] if gap else [*done, *tail]
+        old = self._last
+        end = min(len(old), len(lines))
+        index = min(stable, end)
+        while index < end and lines[index] is old[index]:
+            index += 1
+        self._changed_from = index
+        self._last = lines
+        return lines
 
-    def _render_plain(self, text: str, width: int) -> list[Strip]:
-        console = _console(self._style)
-        rendered = Text(text, style=self._style.text, no_wrap=False)
-        lines = console.render_lines(rendered, console.options.update(width=width),
-                                     pad=False, new_lines=False)
-        return _to_strips(lines)
-
-    def _block_strips(self, block: _Block, width: int) -> list[Strip]:
-        if block.width != width:
-            block.width = width
-            if block.fence:
-                block.code_strips.clear()
-                block.strips = [*self._fence_label(block, width),
-                                *self._code_lines(block, width, whole=True)]
-            else:
-                block.strips = self._markdown_strips("\n".join(block.lines), width)
-        return block.strips
-
-    def _tail_strips(self, width: int, cursor: str) -> list[Strip]:
-        block = self._open
+    def _render_tail(self, width: int, cursor: str) -> tuple[bool, list[Strip]]:
+        style = self._style
         partial = "".join(self._partial)
         if len(self._partial) > 1:
             self._partial = [partial]
-        if block is not None and block.fence:
-            if block.width != width:
-                block.width = width
-                block.code_strips.clear()
-            strips = [*self._fence_label(block, width), *self._code_lines(block, width)]
-            if partial or cursor:
-                strips.extend(self._code_line(Text(partial + cursor), width))
-            return strips
-        source = "\n".join([*(block.lines if block else []), partial]) if block else partial
-        if not source.strip():
-            return [Strip([Segment(cursor)])] if cursor else []
-        return self._markdown_strips(source + cursor, width)
+        block = self._open
+        if not self._markdown:
+            if not partial and not cursor:
+                return False, []
+            return False, render_plain(partial + cursor, style, width)
+        if block is None:
+            if not partial.strip():
+                return True, [Strip([Segment(cursor)])] if cursor else []
+            # The first line of a block is still arriving: draw it as the block it starts.
+            fresh, _ = self._new_block(partial, gap=True)
+            if isinstance(fresh, FenceBlock):
+                return fresh.gap, fresh.render(width, style, "", cursor)
+            fresh.lines.pop()
+            return fresh.gap, fresh.render(width, style, partial, cursor)
+        if isinstance(block, FenceBlock):
+            return block.gap, block.render(width, style, block.dedented(partial), cursor)
+        return block.gap, block.render(width, style, partial, cursor)
 
-    def _markdown_strips(self, source: str, width: int) -> list[Strip]:
-        console = _console(self._style)
-        markdown = _ChatMarkdown(source, code_theme=self._style.code_theme)
-        lines = console.render_lines(markdown, console.options.update(width=width), pad=False,
-                                     new_lines=False)
-        # Rich pads some blocks with blank lines; blocks are spaced here, one blank line apart.
-        while lines and not any(segment.text.strip() for segment in lines[-1]):
-            lines.pop()
-        start = 0
-        while start < len(lines) and not any(segment.text.strip() for segment in lines[start]):
-            start += 1
-        return _to_strips(lines[start:])
 
-    # -- code ----------------------------------------------------------------------------
-
-    def _fence_label(self, block: _Block, width: int) -> list[Strip]:
-        background = Style(bgcolor=self._style.code_background)
-        label = f" {block.language or 'code'} "[:width]
-        return [Strip([Segment(label, self._style.muted + background),
-                       Segment(" " * max(0, width - len(label)), background)], width)]
-
-    def _code_lines(self, block: _Block, width: int, *, whole: bool = False) -> list[Strip]:
-        """Strips of the completed code lines; highlights only lines not done before."""
-        done = block.code_strips
-        if whole and block.closed:
-            # Closing the fence: highlight the whole block once, so tokens that span lines
-            # (docstrings, block comments) come out right.
-            done.clear()
-            for line in self._highlight("\n".join(block.lines), block.language):
-                done.append(self._code_line(line, width))
-        else:
-            for line in block.lines[len(done):]:
-                highlighted = self._highlight(line, block.language)
-                done.append(self._code_line(highlighted[0] if highlighted else Text(), width))
-        return [strip for strips in done for strip in strips]
-
-    def _highlight(self, code: str, language: str) -> list[Text]:
-        theme = _syntax_theme(self._style.code_theme)
-        text = Text()
-        append = text.append
-        for token_type, value in _lexer(language).get_tokens(code):
-            append(value, theme.get_style_for_token(token_type))
-        return text.split("\n", allow_blank=True) if code else [Text()]
-
-    def _code_line(self, line: Text, width: int) -> list[Strip]:
-        console = _console(self._style)
-        background = Style(bgcolor=self._style.code_background)
-        line = line.copy()
-        line.expand_tabs(4)
-        inner = max(1, width - 2)
-        wrapped = [line]
-        if line.cell_len > inner:
-            wrapped = list(line.wrap(console, inner, overflow="fold", no_wrap=False))
-        strips = []
-        for piece in wrapped:
-            # The theme's code background wins over the Pygments style's own token backgrounds.
-            segments = [Segment(" ", background)]
-            segments.extend(Segment(s.text, s.style + background if s.style else background)
-                            for s in piece.render(console) if s.text)
-            used = 1 + piece.cell_len
-            segments.append(Segment(" " * max(0, width - used), background))
-            strips.append(Strip(segments, width))
-        return strips
+def _marker(item: re.Match[str]) -> str:
+    """Which list an item belongs to: its bullet, or for a numbered item its delimiter."""
+    marker = item.group(2)
+    return marker if item.group(3) is None else marker[-1]
