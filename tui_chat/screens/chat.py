@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from tui_chat.compositor import RowCompositor
 from tui_chat.models import Message, MessageStatus, ProviderError, RequestParams, StreamBroken
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
@@ -92,6 +93,8 @@ class ChatScreen(Screen[None]):
                  store: ConversationStore | None = None,
                  conversation_id: int | None = None) -> None:
         super().__init__()
+        # Sends the terminal only the cells that changed (see compositor.py).
+        self._compositor = RowCompositor()
         self._provider = provider
         self._clock = clock
         self.store = store
@@ -127,11 +130,21 @@ class ChatScreen(Screen[None]):
         yield StatusBar(id="status")
         yield Footer()
 
+    def on_screen_suspend(self) -> None:
+        # Another screen draws now; what this one knows of the terminal goes stale.
+        self._compositor.forget_terminal()
+
+    def _terminal_redrawn(self, _app: object) -> None:
+        """Back from a suspend (an editor, Ctrl+Z): the terminal may show anything."""
+        self._compositor.forget_terminal()
+        self.refresh()
+
     def on_mount(self) -> None:
         self.query_one(StatusBar).model = self.options.params.model
         self._status_timer = self.set_interval(self.STATUS_INTERVAL, self._sync_status,
                                                pause=True)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.app.app_resume_signal.subscribe(self, self._terminal_redrawn)
         self.watch(self.transcript, "detached", self._update_new_below)
         self.watch(self.transcript, "scroll_y", self._scrolled, init=False)
         self._sync_status()
