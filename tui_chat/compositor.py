@@ -317,7 +317,10 @@ def _span(chops: Mapping[int, Strip | None], ends: Sequence[int], x1: int, x2: i
         if strip is None or end <= x1 or x >= x2:
             continue
         pieces.append(strip.crop(max(x1, x) - x, min(x2, end) - x))
-    return Strip.join(pieces)
+    span = Strip.join(pieces)
+    if span.cell_length != x2 - x1:
+        raise ValueError(f"the update covers {span.cell_length} of {x2 - x1} cells")
+    return span
 
 
 class RowCompositor(Compositor):
@@ -339,13 +342,19 @@ class RowCompositor(Compositor):
             return
         # Each widget renders the update's rows only. The clip is narrowed to those rows, so
         # the caller pairs strips with rows exactly as it does for a partly visible widget.
+        # Widgets come front to back and the front one wins every cell it covers, so once one
+        # covers the whole update, nothing behind it can show.
         rows = Region(0, crop.y, self.size.width, crop.height)
         for widget, (region, clip) in self.visible_widgets.items():
             clip = clip.intersection(rows)
-            x, y, width, height = region.intersection(clip)
-            if width and height:
-                yield region, clip, widget.render_lines(
-                    Region(x - region.x, y - region.y, width, height))
+            visible = region.intersection(clip)
+            x, y, width, height = visible
+            if not (width and height and visible.overlaps(crop)):
+                continue
+            yield region, clip, widget.render_lines(
+                Region(x - region.x, y - region.y, width, height))
+            if visible.contains_region(crop):
+                return
 
     def render_update(
         self, full: bool = False, screen_stack: list | None = None, simplify: bool = False
