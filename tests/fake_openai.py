@@ -91,6 +91,10 @@ class Reply:
     """Send finish_reason (and usage) but no `data: [DONE]`, then close."""
     split_utf8: bool = False
     """Write every event holding a multi-byte character in two writes that split it."""
+    line_ending: str = "\n"
+    """How event lines end: "\n", "\r\n" or "\r" (all three are valid event streams)."""
+    data_prefix: str = "data: "
+    """The field name before each event's data; "data:" (no space) is valid too."""
 
     @classmethod
     def error(
@@ -363,6 +367,8 @@ class FakeOpenAI:
         """Every HTTP request, in arrival order."""
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
+        self.connections_opened = 0
+        """TCP connections accepted so far (a client that reuses its connection opens one)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
         self.send_log: TextIO | None = None
@@ -432,6 +438,7 @@ class FakeOpenAI:
         self._tasks.add(task)
         connection = _Connection(reader, writer)
         self._connections.add(connection)
+        self.connections_opened += 1
         try:
             while not connection.gone.is_set():
                 request = await self._read_request(connection)
@@ -683,6 +690,10 @@ class FakeOpenAI:
         return not closing
 
     async def _send_event(self, connection: _Connection, reply: Reply, data: bytes) -> bool:
+        if reply.data_prefix != "data: " and data.startswith(b"data: "):
+            data = reply.data_prefix.encode() + data[6:]
+        if reply.line_ending != "\n":
+            data = data.replace(b"\n", reply.line_ending.encode())
         if reply.split_utf8 and (halves := _split_inside_character(data)):
             # Two chunks with a pause between them reach the client as two reads.
             return (await connection.write(_http_chunk(halves[0]))

@@ -35,6 +35,9 @@ class Delta:
     """A piece of answer text, in arrival order."""
 
     text: str
+    chunks: int = 1
+    """How many of the server's chunks it joins (one read can bring many); the token
+    estimate counts about one token per chunk."""
 
 
 @dataclass(frozen=True, slots=True)

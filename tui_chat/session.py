@@ -173,7 +173,7 @@ class Exchange:
             async with aclosing(self._provider.stream(self.messages, self.params)) as events:
                 async for event in events:
                     match event:
-                        case Delta(text=raw):
+                        case Delta(text=raw, chunks=chunks):
                             if not raw:
                                 continue
                             # Every provider's text enters the app here, so this is where
@@ -182,8 +182,8 @@ class Exchange:
                             if self.metrics.first_token_at is None:
                                 self.metrics.first_token_at = self._clock()
                             self.parts.append(text)
-                            self.chunks += 1
-                            self.metrics.estimated_tokens += 1  # about one token per chunk
+                            self.chunks += chunks
+                            self.metrics.estimated_tokens += chunks  # about a token per chunk
                             self._held.append(text)
                             self._held_chars += len(text)
                             if not self.paused:

@@ -171,6 +171,38 @@ class TestStreaming:
         assert events[-1] == Finished("stop")
 
 
+    @pytest.mark.parametrize(("line_ending", "prefix"), [("\r\n", "data: "), ("\r", "data: "),
+                                                         ("\n", "data:"), ("\r\n", "data:")])
+    async def test_every_valid_event_stream_layout_is_read(self, fake_openai, provider,
+                                                          line_ending, prefix):
+        fake_openai.script(Reply(chunks=["line one\n", "two ", "三"], usage=(3, 3),
+                                 line_ending=line_ending, data_prefix=prefix,
+                                 stall_after=1, stall_seconds=0.1, keepalive_every=0.03))
+        events = await collect(provider)
+        assert text_of(events) == "line one\ntwo 三"
+        assert events[-2:] == [Usage(3, 3), Finished("stop")]
+
+    async def test_a_flood_of_chunks_arrives_whole_and_counts_every_chunk(self):
+        chunks = [f"w{i} " for i in range(3000)]
+        # The server on its own thread writes ahead of the reader, as a fast local model does.
+        with FakeOpenAI.start_in_thread(chunks_per_second=0) as running:
+            running.fake.script(Reply(chunks=chunks, chunks_per_second=0, delay=0.2))
+            provider = OpenAICompatible(running.url, KEY)
+            try:
+                events = await collect(provider)
+            finally:
+                await provider.aclose()
+        deltas = [event for event in events if isinstance(event, Delta)]
+        assert text_of(events) == "".join(chunks)
+        assert sum(delta.chunks for delta in deltas) == 3000  # the token estimate stays right
+
+    async def test_the_connection_is_reused_for_the_next_answer(self, fake_openai, provider):
+        fake_openai.script(Reply(chunks=["a", "b"]), Reply(chunks=["c"]))
+        assert text_of(await collect(provider)) == "ab"
+        assert text_of(await collect(provider)) == "c"
+        assert fake_openai.connections_opened == 1
+
+
 class TestClosing:
     """Closing or cancelling the stream hangs up at once; the server sees it."""
 
