@@ -416,3 +416,35 @@ def test_a_narrow_width_does_not_break() -> None:
         assert lines
         document.finish()
         assert document.render(width)
+
+
+PARAGRAPHS = [
+    "plain words only",
+    "Some *emphasis*, **strong**, ***both***, ~~struck~~ and `code` in a line that is long "
+    "enough to wrap at least once or twice when the width is small enough for it.",
+    "A [link](https://example.com/a) and [**bold link**](http://x.y) then more text.",
+    "soft\nbreak and hard  \nbreak and backslash\\\nbreak",
+    "  leading spaces\n   on every line ",
+    "wide 你好世界 text 🙂 with emoji and ünïcödé mixed in for the wrapping to split",
+    "unclosed **strong and `code",
+    "a_b_c snake_case and 2*3*4 maths",
+    "escaped \\*star\\* and &amp; entity",
+    "<b>html</b> inline",  # not plain: drawn by Rich
+    "> a quote",  # not a paragraph
+    "Heading\n===",  # not a paragraph
+    "![image](x.png) text",
+]
+
+
+@pytest.mark.parametrize("source", PARAGRAPHS)
+@pytest.mark.parametrize("width", [12, 40, 100])
+def test_the_paragraph_fast_path_draws_what_rich_markdown_draws(source: str, width: int) -> None:
+    from tui_chat.render.prose import render_markdown, render_paragraph
+
+    style = RenderStyle()
+    fast = render_paragraph(source, style, width)
+    if fast is not None:
+        assert fast == render_markdown(source, style, width)
+    # Only plain paragraphs take the fast path.
+    plain = not any(mark in source for mark in ("<b>", "> ", "===", "!["))
+    assert (fast is not None) == plain

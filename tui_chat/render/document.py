@@ -17,7 +17,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from tui_chat.render.code import FenceBlock
-from tui_chat.render.prose import render_markdown, render_plain
+from tui_chat.render.prose import render_markdown, render_paragraph, render_plain
 from tui_chat.render.style import RenderStyle
 from tui_chat.render.table import TableBlock, is_delimiter_row, starts_table
 from tui_chat.sanitize import sanitize
@@ -98,7 +98,11 @@ class ProseBlock:
             tail = self.relative(partial) + cursor
             source = f"{source}\n{tail}" if source else tail
         indent = min(self.indent, width // 2)
-        strips = render_markdown(source, style, max(1, width - indent))
+        strips = None
+        if self.kind == "prose":
+            strips = render_paragraph(source, style, max(1, width - indent))
+        if strips is None:
+            strips = render_markdown(source, style, max(1, width - indent))
         if indent:
             pad = Segment(" " * indent)
             strips = [Strip([pad, *strip]) if strip.cell_length else strip for strip in strips]
