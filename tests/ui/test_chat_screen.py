@@ -254,3 +254,33 @@ async def test_scrolling_up_stops_following_and_says_new_text_is_below() -> None
         await settle(app, pilot)
         assert transcript.scroll_y == transcript.max_scroll_y
         assert not app.screen.query_one("#new-below").display
+
+
+async def test_the_footer_follows_the_phase_without_being_rebuilt() -> None:
+    from textual.widgets._footer import FooterKey
+
+    from tui_chat.widgets.key_footer import KeyFooter
+
+    provider = GatedProvider(["first "], ["rest"])
+    app = make_app(SETTINGS, provider)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one(KeyFooter)
+
+        def keys() -> dict[str, FooterKey]:
+            return {key.action: key for key in footer.query(FooterKey)}
+
+        before = keys()
+        assert before["cancel"].has_class("-disabled")  # nothing to cancel yet
+        await pilot.press("h", "i", "enter")
+        await provider.sent_first.wait()
+        await pilot.pause()
+        streaming = keys()
+        assert not streaming["cancel"].has_class("-disabled")
+        assert streaming["cancel"]._disabled is False
+        # The very same key widgets: updated, not composed again.
+        assert all(streaming[action] is key for action, key in before.items())
+        provider.gate.set()
+        await settle(app, pilot)
+        assert keys()["cancel"].has_class("-disabled")
+        assert not keys()["retry"].has_class("-disabled")
