@@ -132,7 +132,13 @@ class TerminalApp:
     def display_unlocked(self) -> str:
         """The screen as text, for `on_output` callbacks (which already hold the lock)."""
         assert self.screen is not None, "started without emulate"
-        return "\n".join(self.screen.display)
+        try:
+            return "\n".join(self.screen.display)
+        except IndexError:
+            # pyte keeps the right half of a wide character whose left half was overwritten
+            # (a terminal blanks it) and then fails to render the row: show it as a space.
+            return "\n".join(_row_text(self.screen.buffer[y], self.screen.columns)
+                             for y in range(self.screen.lines))
 
     def wait_for(self, text: str, timeout: float = 10.0) -> bool:
         """Wait until `text` is on the emulated screen."""
@@ -179,6 +185,21 @@ class TerminalApp:
         if self.process.poll() is None:
             self.kill()
         self.close(timeout=1)
+
+
+def _row_text(row: Mapping[int, object], columns: int) -> str:
+    from wcwidth import wcwidth
+
+    text = []
+    after_wide = False
+    for x in range(columns):
+        data = row[x].data  # type: ignore[attr-defined]
+        if not data and after_wide:
+            after_wide = False
+            continue  # the right half of the wide character just written
+        text.append(data or " ")
+        after_wide = bool(data) and wcwidth(data[0]) == 2
+    return "".join(text)
 
 
 def tui_chat_argv(*args: str) -> list[str]:

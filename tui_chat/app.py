@@ -100,6 +100,7 @@ class TuiChatApp(App[None]):
             context_tokens=s.context_tokens,
             models=s.models,
             presets=s.presets,
+            full_redraw=s.full_redraw,
         )
 
     def get_theme_variable_defaults(self) -> dict[str, str]:

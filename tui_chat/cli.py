@@ -48,6 +48,8 @@ def settings_from_args(args: argparse.Namespace,
     flags: dict[str, Any] = {name: getattr(args, name, None) for name in SETTINGS_FLAGS}
     if getattr(args, "no_stream", False):
         flags["stream"] = False
+    if getattr(args, "full_redraw", False):
+        flags["full_redraw"] = True
     explicit = getattr(args, "config", None)
     path = explicit or locations.config_file()
     return load_settings(path, env, path_is_explicit=explicit is not None, **flags)
@@ -102,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "endpoint, e.g. http://127.0.0.1:3000")
     parser.add_argument("--relay-token", metavar="TOKEN",
                         help="bearer token for the relay (or TUI_CHAT_RELAY_TOKEN)")
+    parser.add_argument("--full-redraw", action="store_true",
+                        help="send the terminal whole rows instead of only the cells that "
+                             "changed (try it if the screen shows garbage)")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("--continue", "-c", dest="continue_last", action="store_true",
                        help="reopen the last conversation")

@@ -76,6 +76,9 @@ class Settings:
     """The profile in use, if any."""
     cache: bool = False
     """`tui-chat ask` answers an identical earlier request from a local cache."""
+    full_redraw: bool = False
+    """Send the terminal whole rows, as Textual does, instead of only the cells that changed
+    (and no scroll regions): for a terminal that shows garbage with the default."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -108,6 +111,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_messages": (int,),
     "context_tokens": (int,),
     "cache": (bool,),
+    "full_redraw": (bool,),
 }
 _TABLES = {"keys", "presets", "profiles", "models"}
 _PROFILE_KEYS = ("base_url", "api_key_env", "model")

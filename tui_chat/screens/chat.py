@@ -58,6 +58,8 @@ class ChatOptions:
     context_tokens: int = 8000
     models: tuple[str, ...] = ()
     presets: Mapping[str, str] = field(default_factory=dict)
+    full_redraw: bool = False
+    """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
 
 
 class ChatScreen(Screen[None]):
@@ -94,8 +96,9 @@ class ChatScreen(Screen[None]):
                  store: ConversationStore | None = None,
                  conversation_id: int | None = None) -> None:
         super().__init__()
-        # Sends the terminal only the cells that changed (see compositor.py).
-        self._compositor = RowCompositor()
+        if not options.full_redraw:
+            # Sends the terminal only the cells that changed (see compositor.py).
+            self._compositor = RowCompositor()
         self._provider = provider
         self._clock = clock
         self.store = store
@@ -134,11 +137,13 @@ class ChatScreen(Screen[None]):
 
     def on_screen_suspend(self) -> None:
         # Another screen draws now; what this one knows of the terminal goes stale.
-        self._compositor.forget_terminal()
+        if isinstance(self._compositor, RowCompositor):
+            self._compositor.forget_terminal()
 
     def _terminal_redrawn(self, _app: object) -> None:
         """Back from a suspend (an editor, Ctrl+Z): the terminal may show anything."""
-        self._compositor.forget_terminal()
+        if isinstance(self._compositor, RowCompositor):
+            self._compositor.forget_terminal()
         self.refresh()
 
     def on_mount(self) -> None:
