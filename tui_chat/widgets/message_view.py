@@ -111,6 +111,8 @@ class MessageView(Widget):
         self._flush_timer: Timer | None = None
         self._flush_pending = False
         self._flushed_at = 0.0
+        self._lines_kept = False
+        """_flush changed the height and marked the lines that changed (see _size_updated)."""
         """When pending text was last drawn (time.monotonic())."""
         self.set_reactive(MessageView.status, status)
         self.add_class(f"-{status}")
@@ -189,19 +191,24 @@ class MessageView(Widget):
             return
         old = self._lines
         new = self._build_lines(width)
+        top = self.styles.gutter.top
+        changed = [Region(0, top + y, self.size.width, 1)
+                   for y, (before, after) in enumerate(zip(old, new, strict=False))
+                   if before is not after and before != after]
         if len(new) != self._height_lines or len(new) != len(old):
-            self.refresh(layout=True)
+            # A new height: the layout places the view, and only the lines that changed are
+            # drawn again. The others keep the rendering Textual cached for them (see
+            # _size_updated), where Textual would draw every visible line again.
+            if changed:
+                self.refresh(*changed)
+            self._lines_kept = True
+            self.clear_cached_dimensions()
+            self.refresh(layout=True, repaint=False)
             return
-        first = next((i for i, (a, b) in enumerate(zip(old, new, strict=True))
-                      if a is not b and a != b), None)
-        if first is None:
-            return
-        last = next(i for i in range(len(new) - 1, first - 1, -1)
-                    if old[i] is not new[i] and old[i] != new[i])
-        # Only the changed lines are repainted. (Narrowing the region to the changed cells
-        # saves nothing: the compositor redraws a widget's whole span of each dirty line.)
-        self.refresh(Region(0, self.styles.gutter.top + first, self.size.width,
-                            last - first + 1))
+        if changed:
+            # Only the changed lines are repainted; the compositor then sends only the cells
+            # of them that differ from what the terminal shows.
+            self.refresh(*changed)
 
     def _build_lines(self, width: int) -> list[Strip]:
         if not self._dirty and width == self._lines_width:
@@ -255,10 +262,15 @@ class MessageView(Widget):
         # While an answer streams that tripled the bytes of every jump. A leaf widget has
         # nothing its virtual size could lay out.
         resized = self._size != size
+        if resized and self._lines_kept and size.width == self._size.width:
+            # Only the height changed, and _flush marked the lines that differ: keep the other
+            # lines' cached rendering (Textual would drop it all for any new size).
+            self._size = size
+        self._lines_kept = False
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)
         if resized and layout:
             self._exchange_repaint_regions()
-        return changed
+        return changed or resized
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._height_lines = len(self._build_lines(width))

@@ -1,0 +1,44 @@
+"""MessageView keeps Textual's cached rendering of unchanged lines when it grows: what it
+shows must always equal a rendering from scratch."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
+from tui_chat.widgets.message_view import MessageView
+from tui_chat.widgets.transcript import Transcript
+
+
+class OneAnswer(App[None]):
+    def compose(self) -> ComposeResult:
+        with Transcript():
+            yield MessageView("user", "a question")
+            yield MessageView("assistant", status="streaming", id="answer")
+
+
+def drawn(view: MessageView, fresh: bool) -> list[str]:
+    if fresh:
+        view._styles_cache.clear()
+    width, height = view.size
+    return [strip.text for strip in view.render_lines(Region(0, 0, width, height))]
+
+
+async def test_a_growing_answer_always_shows_what_a_fresh_rendering_shows() -> None:
+    app = OneAnswer()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one("#answer", MessageView)
+        pieces = [f"word{i} " + ("\n\n" if i % 9 == 8 else "") for i in range(120)]
+        pieces[40] = "\n\n```python\nx = 1\ny = 2\n```\n\n"
+        heights = set()
+        for piece in pieces:
+            view.append(piece)
+            view._flush()
+            await pilot.pause()
+            cached = drawn(view, fresh=False)
+            assert cached == drawn(view, fresh=True)
+            heights.add(view.size.height)
+        assert len(heights) > 5  # it grew, many times, through the kept-lines path
+        view.finish("done")
+        await pilot.pause()
+        assert drawn(view, fresh=False) == drawn(view, fresh=True)
