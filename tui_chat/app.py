@@ -74,10 +74,18 @@ class TuiChatApp(App[None]):
         # Measured: they had caused the only >100 ms display delays while streaming.
         gc.collect()
         gc.freeze()
+        # Import the SDK and the Markdown renderer while the person types the first prompt,
+        # not before the first screen, nor while it is being written to the terminal.
+        self.set_timer(0.1, lambda: self.run_worker(self._warm_up, thread=True, group="warm-up",
+                                                     exit_on_error=False))
+
+    def _warm_up(self) -> None:
+        import tui_chat.render.code
+        import tui_chat.render.prose  # noqa: F401
+
         warm_up = getattr(self.provider, "warm_up", None)
         if warm_up is not None:
-            # Import the SDK while the person types the first prompt, not before the screen.
-            self.run_worker(warm_up, thread=True, group="warm-up", exit_on_error=False)
+            warm_up()
 
     def on_mount(self) -> None:
         if self.settings.keymap:

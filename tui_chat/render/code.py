@@ -15,19 +15,20 @@ from typing import TYPE_CHECKING
 from rich.cells import get_character_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.syntax import PygmentsSyntaxTheme
 from rich.text import Text
 from textual.strip import Strip
 
-from tui_chat.render.prose import TAB_SIZE, console_for
-from tui_chat.render.style import RenderStyle
+from tui_chat.render.style import TAB_SIZE, RenderStyle
 
 if TYPE_CHECKING:
     from pygments.lexer import Lexer
+    from rich.syntax import PygmentsSyntaxTheme
 
 
 @lru_cache(maxsize=16)
 def syntax_theme(name: str) -> PygmentsSyntaxTheme:
+    from rich.syntax import PygmentsSyntaxTheme  # Pygments: imported when code first shows
+
     try:
         return PygmentsSyntaxTheme(name)
     except Exception:  # an unknown style name must not stop drawing
@@ -83,6 +84,8 @@ def _fold_points(text: str, width: int) -> list[int]:
 
 def code_strips(line: Text, width: int, indent: int, style: RenderStyle) -> list[Strip]:
     """One line of code, folded to fit, on the code background from `indent` to `width`."""
+    from tui_chat.render.prose import console_for
+
     console = console_for(style)
     background = style.code_background_style
     if "\t" in line.plain:
@@ -108,6 +111,8 @@ def label_strip(language: str, width: int, indent: int, style: RenderStyle) -> S
     label = Text(f" {language or 'code'} ", style=style.muted + background)
     label.truncate(max(1, width - indent))
     segments = [Segment(" " * indent)] if indent else []
+    from tui_chat.render.prose import console_for
+
     segments.extend(label.render(console_for(style)))
     used = indent + label.cell_len
     if used < width:

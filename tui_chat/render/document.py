@@ -17,7 +17,6 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from tui_chat.render.code import FenceBlock
-from tui_chat.render.prose import render_markdown, render_paragraph, render_plain
 from tui_chat.render.style import RenderStyle
 from tui_chat.render.table import TableBlock, is_delimiter_row, starts_table
 from tui_chat.sanitize import sanitize
@@ -97,6 +96,8 @@ class ProseBlock:
         if partial or cursor:
             tail = self.relative(partial) + cursor
             source = f"{source}\n{tail}" if source else tail
+        from tui_chat.render.prose import render_markdown, render_paragraph
+
         indent = min(self.indent, width // 2)
         strips = None
         if self.kind == "prose":
@@ -133,6 +134,8 @@ class PlainLine:
                final: bool = False) -> list[Strip]:
         if width != self._width or style is not self._style:
             self._width, self._style = width, style
+            from tui_chat.render.prose import render_plain
+
             self._strips = render_plain(self.text, style, width)
         return self._strips
 
@@ -430,6 +433,8 @@ class StreamingDocument:
         if not self._markdown:
             if not partial and not cursor:
                 return False, []
+            from tui_chat.render.prose import render_plain
+
             return False, render_plain(partial + cursor, style, width)
         if block is None:
             if not partial.strip():

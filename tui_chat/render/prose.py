@@ -1,5 +1,8 @@
 """Markdown prose (paragraphs, headings, lists, quotes) and plain text drawn with Rich into strips.
 
+Imported on first use, not with the package: Rich's Markdown, markdown-it and Pygments take
+about 55 ms to import, and the first screen draws no answer.
+
 One private Rich console per RenderStyle maps the `markdown.*` styles to the style's colours.
 Rich's Markdown is adjusted for a chat transcript: headings flush left, numbered items with a
 dot, a drawn rule, code in the theme's code background, and no OSC 8 hyperlinks.
@@ -34,9 +37,7 @@ from rich.text import Text
 from rich.theme import Theme
 from textual.strip import Strip
 
-from tui_chat.render.style import RenderStyle
-
-TAB_SIZE = 4
+from tui_chat.render.style import TAB_SIZE, RenderStyle
 
 
 @lru_cache(maxsize=1)

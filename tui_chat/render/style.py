@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from rich.color import Color
 from rich.style import Style
 
+TAB_SIZE = 4
+"""Columns between tab stops, in prose and code."""
+
 
 @dataclass(frozen=True)
 class RenderStyle:

@@ -14,7 +14,6 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from tui_chat.render.prose import console_for, inline_text, render_plain
 from tui_chat.render.style import RenderStyle
 
 _DELIMITER = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
@@ -109,6 +108,8 @@ class TableBlock:
         cells = split_cells(line)[: self.columns]
         cells += [""] * (self.columns - len(cells))
         base = style.table_header if header else None
+        from tui_chat.render.prose import inline_text
+
         return [inline_text(cell, style, base) for cell in cells]
 
     def _parse(self, style: RenderStyle) -> None:
@@ -175,6 +176,8 @@ class TableBlock:
 
     def _row_strips(self, cells: list[Text], widths: tuple[int, ...],
                     style: RenderStyle) -> list[Strip]:
+        from tui_chat.render.prose import console_for
+
         console = console_for(style)
         border = style.table_border
         wrapped: list[list[Text]] = []
@@ -207,5 +210,7 @@ class TableBlock:
         strips: list[Strip] = []
         rows = [self.lines[0], *self.lines[2:]] + ([partial] if partial else [])
         for row in rows:
+            from tui_chat.render.prose import render_plain
+
             strips.extend(render_plain(" │ ".join(split_cells(row)), style, width))
         return strips
