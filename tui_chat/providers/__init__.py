@@ -6,8 +6,10 @@ app starts (and shows the first-run hint) without it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -64,13 +66,23 @@ class DeferredProvider:
                 self._provider = self._build()
             return self._provider
 
-    def stream(
+    async def _ready(self) -> Provider:
+        """The real provider, built (or waited for) in a thread: while the warm-up thread
+        still imports the SDK, a request made now must not stop the event loop for it."""
+        if self._provider is not None:
+            return self._provider
+        return await asyncio.to_thread(self.warm_up)
+
+    async def stream(
         self, messages: Sequence[Message], params: RequestParams
     ) -> AsyncGenerator[StreamEvent, None]:
-        return self.warm_up().stream(messages, params)
+        provider = await self._ready()
+        async with aclosing(provider.stream(messages, params)) as events:
+            async for event in events:
+                yield event
 
     async def list_models(self) -> list[str]:
-        return await self.warm_up().list_models()
+        return await (await self._ready()).list_models()
 
     async def aclose(self) -> None:
         if self._provider is not None:

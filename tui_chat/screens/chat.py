@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import Worker
 
+from tui_chat import collector
 from tui_chat.compositor import RowCompositor
 from tui_chat.models import Message, MessageStatus, ProviderError, RequestParams, StreamBroken
 from tui_chat.render import RenderStyle
@@ -86,6 +87,10 @@ class ChatScreen(Screen[None]):
 
     SAVE_INTERVAL: ClassVar[float] = 0.5
     """A streaming answer is saved at least this often (and at every ending)."""
+
+    COLLECT_AFTER: ClassVar[float] = 0.4
+    """Seconds after an answer ends before the full garbage collection it held back (once
+    the last frame is out, and before the answer has been read)."""
 
     STATUS_INTERVAL: ClassVar[float] = 0.25
     """The status bar refreshes at most this often while an answer streams."""
@@ -243,6 +248,7 @@ class ChatScreen(Screen[None]):
         """Consume the exchange into the view; every ending keeps the text received."""
         status: MessageStatus = "done"
         error_text = ""
+        collector.hold()
         try:
             async with aclosing(exchange.display_text()) as pieces:
                 async for text in pieces:
@@ -267,6 +273,8 @@ class ChatScreen(Screen[None]):
             status = "failed"
             error_text = sanitize_line(f"unexpected error: {error}")
         finally:
+            collector.release()
+            self.app.set_timer(self.COLLECT_AFTER, collector.collect_when_idle)
             self._end_answer(exchange, view, status, error_text)
 
     def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,
