@@ -7,6 +7,7 @@ No Textual here: the screen drives an Exchange from a worker and shows what it y
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -169,6 +170,48 @@ class Exchange:
             yield self._take_held()
 
     async def _one_attempt(self) -> AsyncGenerator[str, None]:
+        """One request: a task reads it to the end while this yields what arrived.
+
+        The read never waits for the display, and the display takes everything that arrived
+        since it last looked: when a fast server floods in, hundreds of chunks make one piece
+        (the app's work is per piece), and the reader keeps the socket drained meanwhile.
+        """
+        arrived = asyncio.Event()
+        outcome: list[BaseException] = []
+        done = False
+
+        async def read() -> None:
+            nonlocal done
+            try:
+                await self._read(arrived)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:  # handed to the display side, which raises it
+                outcome.append(error)
+            finally:
+                done = True
+                arrived.set()
+
+        reader = asyncio.create_task(read())
+        try:
+            while not done:
+                await arrived.wait()
+                arrived.clear()
+                if self._held and not self.paused:
+                    yield self._take_held()
+            if outcome:
+                raise outcome[0]
+        finally:
+            if not reader.done():
+                reader.cancel()  # closes the provider's stream, and with it the connection
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+    READ_TURN = 0.002
+    """Seconds the reader keeps the event loop while chunks are already there to read."""
+
+    async def _read(self, arrived: asyncio.Event) -> None:
+        previous = turn_ends = time.perf_counter()
         try:
             async with aclosing(self._provider.stream(self.messages, self.params)) as events:
                 async for event in events:
@@ -186,8 +229,16 @@ class Exchange:
                             self.metrics.estimated_tokens += chunks  # about a token per chunk
                             self._held.append(text)
                             self._held_chars += len(text)
-                            if not self.paused:
-                                yield self._take_held()
+                            arrived.set()
+                            now = time.perf_counter()
+                            if now - previous > self.READ_TURN:
+                                turn_ends = now + self.READ_TURN  # it waited: a new turn
+                            elif now > turn_ends:
+                                # A flood arrives without a pause: let keys and frames in.
+                                await asyncio.sleep(0)
+                                now = time.perf_counter()
+                                turn_ends = now + self.READ_TURN
+                            previous = now
                         case Usage(prompt_tokens=prompt, completion_tokens=completion):
                             self.metrics.prompt_tokens = prompt
                             self.metrics.completion_tokens = completion

@@ -448,3 +448,21 @@ def test_the_paragraph_fast_path_draws_what_rich_markdown_draws(source: str, wid
     # Only plain paragraphs take the fast path.
     plain = not any(mark in source for mark in ("<b>", "> ", "===", "!["))
     assert (fast is not None) == plain
+
+
+def test_a_budget_draws_a_flood_over_several_calls_and_ends_the_same() -> None:
+    text = "".join(f"Paragraph {i} with **bold** and `code` words.\n\n" for i in range(60))
+    text += "The open tail"
+    whole = StreamingDocument(text).render(50, cursor="▌")
+    document = StreamingDocument(text)
+    calls = 0
+    heights = []
+    while True:
+        lines = document.render(50, cursor="▌", budget=0.0)  # one block a call at least
+        calls += 1
+        heights.append(len(lines))
+        if not document.behind:
+            break
+        assert "▌" not in "".join(strip.text for strip in lines)  # no tail while behind
+    assert lines == whole
+    assert calls > 10 and heights == sorted(heights)  # it grew step by step

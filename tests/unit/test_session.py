@@ -52,13 +52,30 @@ async def test_text_usage_and_finish_are_recorded() -> None:
     provider = ScriptedProvider([Delta("Hel"), Delta("lo"), Usage(5, 2), Finished("stop")])
     exchange = Exchange(provider, MESSAGES, PARAMS)
 
-    assert await collect(exchange) == ["Hel", "lo"]
+    assert "".join(await collect(exchange)) == "Hello"
     assert exchange.text == "Hello"
     assert exchange.finish_reason == "stop"
     assert exchange.metrics.completion_tokens == 2
     assert not exchange.metrics.tokens_estimated
     assert exchange.metrics.ttft is not None
     assert provider.closed == 1
+
+
+async def test_what_arrives_while_the_display_is_busy_is_shown_as_one_piece() -> None:
+    class Bursty(ScriptedProvider):
+        async def stream(self, messages, params):
+            yield Delta("slow ")
+            await asyncio.sleep(0.05)  # the display has looked by now
+            for i in range(200):  # a burst: no pause between these
+                yield Delta(f"w{i} ")
+            await asyncio.sleep(0.05)
+            yield Delta("end")
+            yield Finished("stop")
+
+    exchange = Exchange(Bursty(), MESSAGES, PARAMS)
+    pieces = await collect(exchange)
+    assert pieces == ["slow ", "".join(f"w{i} " for i in range(200)), "end"]
+    assert exchange.chunks == 202  # every chunk counted, for the token estimate
 
 
 async def test_without_usage_the_token_count_is_an_estimate() -> None:

@@ -11,6 +11,7 @@ drawn again on each `render()`, and a long list or table is split so that tail s
 from __future__ import annotations
 
 import re
+import time
 from typing import Protocol
 
 from rich.segment import Segment
@@ -178,6 +179,8 @@ class StreamingDocument:
         self._tail: tuple[bool, list[Strip]] = (False, [])
         self._last: list[Strip] = []
         self._changed_from = 0
+        self.behind = False
+        """The last `render` ran out of its budget before the end of the text."""
         if text:
             self.append(text)
 
@@ -379,13 +382,20 @@ class StreamingDocument:
         in the call before (at the same width and style); the lines before it are unchanged."""
         return self._changed_from
 
-    def render(self, width: int, *, cursor: str = "") -> list[Strip]:
+    def render(self, width: int, *, cursor: str = "",
+               budget: float | None = None) -> list[Strip]:
         """Every line at `width`, unpadded (code blocks paint their background to `width`).
 
         Finished blocks come from the cache (the same Strip objects as last time); only the
         open tail is drawn again, and only if the source changed. `cursor` is drawn at the end
         of the text.
+
+        With a `budget` (seconds), drawing the blocks not yet drawn stops once it is spent:
+        the lines then end at the last block drawn, `behind` is true, and the next call goes
+        on from there. A flood of text is so drawn over several frames, and keys and the
+        network are served in between.
         """
+        deadline = None if budget is None else time.perf_counter() + budget
         width = max(width, _MIN_WIDTH)
         style = self._style
         if width != self._width or style is not self._render_style:
@@ -397,13 +407,26 @@ class StreamingDocument:
             self._last = []
         stable = len(self._done)
         done = self._done
-        for block in self._blocks[self._done_count:]:
-            strips = block.render(width, style, final=True)
+        blocks = self._blocks
+        count = self._done_count
+        self.behind = False
+        while count < len(blocks):
+            strips = blocks[count].render(width, style, final=True)
+            count += 1
             if strips:
-                if done and block.gap:
+                if done and blocks[count - 1].gap:
                     done.append(_BLANK)
                 done.extend(strips)
-        self._done_count = len(self._blocks)
+            # At least one block a call, so drawing always moves on.
+            if deadline is not None and count < len(blocks) and time.perf_counter() > deadline:
+                self.behind = True
+                break
+        self._done_count = count
+        if self.behind:
+            lines = done.copy()
+            self._changed_from = min(stable, len(self._last))
+            self._last = lines
+            return lines
         key = (self._version, cursor, self._done_count)
         if key != self._tail_key:
             self._tail_key = key

@@ -111,13 +111,13 @@ class MessageView(Widget):
         self._flush_timer: Timer | None = None
         self._flush_pending = False
         self._flushed_at = 0.0
+        """When pending text was last drawn (time.monotonic())."""
         self._appended = 0
         """Chunks appended since the last draw."""
         self._fast = False
         """The last draw carried several chunks."""
         self._lines_kept = False
         """_flush changed the height and marked the lines that changed (see _size_updated)."""
-        """When pending text was last drawn (time.monotonic())."""
         self.set_reactive(MessageView.status, status)
         self.add_class(f"-{status}")
 
@@ -130,6 +130,10 @@ class MessageView(Widget):
     """While text streams in, it is drawn at most this often: a chunk after a quiet spell is
     drawn at once, chunks that follow it within the interval are drawn together at its end.
     (A fixed delay before every draw added its whole length to every chunk's latency.)"""
+
+    DRAW_BUDGET: ClassVar[float] = 0.005
+    """While streaming, one draw spends at most about this long (seconds) on text not drawn
+    yet; a flood is drawn over the next frames, and keys are read in between."""
 
     FAST_FRAME_INTERVAL: ClassVar[float] = 1 / 40
     """...or this often while chunks pour in (several per frame): each frame then carries
@@ -203,6 +207,10 @@ class MessageView(Widget):
             return
         old = self._lines
         new = self._build_lines(width)
+        if self._document.behind and not self._flush_pending:
+            # More text is waiting to be drawn: go on after the screen has shown this part.
+            self._flush_pending = True
+            self._flush_timer = self.set_timer(self.FAST_FRAME_INTERVAL, self._flush)
         top = self.styles.gutter.top
         changed = [Region(0, top + y, self.size.width, 1)
                    for y, (before, after) in enumerate(zip(old, new, strict=False))
@@ -226,7 +234,9 @@ class MessageView(Widget):
         if not self._dirty and width == self._lines_width:
             return self._lines
         streaming = self.status in ("waiting", "streaming")
-        lines = list(self._document.render(width, cursor=CURSOR if streaming else ""))
+        document = self._document
+        lines = list(document.render(width, cursor=CURSOR if streaming else "",
+                                     budget=self.DRAW_BUDGET if streaming else None))
         if self.status == "waiting" and not self._document.text:
             lines = [Strip([])]  # placeholder row; the footer says "thinking"
         footer = self._footer_text()
@@ -249,8 +259,8 @@ class MessageView(Widget):
             lines.extend([_EMPTY] * reserve)
         self._lines = lines
         self._lines_width = width
-        self._dirty = False
-        self.drawn_chars = len(self._document)
+        self._dirty = document.behind  # the rest is drawn by the next call
+        self.drawn_chars = len(document) if not document.behind else self.drawn_chars
         return lines
 
     def _footer_text(self) -> str:
