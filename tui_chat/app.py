@@ -80,8 +80,9 @@ class TuiChatApp(App[None]):
                                                      exit_on_error=False))
 
     def _warm_up(self) -> None:
+        import tui_chat.context
         import tui_chat.render.code
-        import tui_chat.render.prose  # noqa: F401
+        import tui_chat.render.prose  # noqa: F401 - modules the first answer needs
 
         warm_up = getattr(self.provider, "warm_up", None)
         if warm_up is not None:
