@@ -10,6 +10,9 @@ bytes, and resident memory after the answer.
     python benchmarks/terminal_bench.py                  # all scenarios (about a minute)
     python benchmarks/terminal_bench.py --quick          # a quarter of the chunks
     python benchmarks/terminal_bench.py --only unthrottled
+
+The "floor" scenario runs `sdk_print.py` instead of the app: the openai SDK's stream printed
+as it arrives, the least CPU per chunk any client built on the SDK can spend.
 """
 
 from __future__ import annotations
@@ -131,22 +134,25 @@ class Watch:
         return self.with_marker
 
 
-def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False) -> dict:
+def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False,
+             floor: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         fake = FakeServer(chunks, rate, tmp)
         try:
-            return _measure(name, chunks, rate, fake, tmp, echo=echo)
+            return _measure(name, chunks, rate, fake, tmp, echo=echo, floor=floor)
         finally:
             fake.close()
 
 
 def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: str, *,
-             echo: bool) -> dict:
+             echo: bool, floor: bool = False) -> dict:
     env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE", "CACHE")}
     watch = Watch(chunks)
     started = time.monotonic()
     argv = tui_chat_argv("--base-url", fake.url, "--model", "bench", "--db", f"{tmp}/b.db",
                          "--system", "")
+    if floor:  # the SDK's stream printed as it comes: what no client on the SDK can beat
+        argv = [sys.executable, str(Path(__file__).with_name("sdk_print.py")), fake.url]
     with TerminalApp(argv, env=env, on_output=watch) as app:
         watch.app = app
         assert app.wait_for("Ask anything", 20), "app did not start"
@@ -207,11 +213,13 @@ def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the chunks")
-    parser.add_argument("--only", choices=["prose50", "prose500", "code500", "unthrottled"],
+    parser.add_argument("--only", choices=["floor", "prose50", "prose500", "code500",
+                                           "unthrottled"],
                         action="append", help="run only these scenarios")
     args = parser.parse_args()
     scale = 4 if args.quick else 1
     plan = {
+        "floor": lambda: scenario("floor: SDK + print", prose(400 // scale), 50, floor=True),
         "prose50": lambda: scenario("prose", prose(400 // scale), 50),
         "prose500": lambda: scenario("prose", prose(2000 // scale), 500),
         "code500": lambda: scenario("code block (250 lines)", code(2000 // scale), 500),
