@@ -117,8 +117,9 @@ class OpenAICompatible:
             timeout=openai.Timeout(stall_timeout, connect=connect_timeout),
         )
         # The SDK imports its chat resources (and builds their pydantic models) on first
-        # touch: about 0.2 s of CPU. Touched here, that happens where the provider is built
-        # (in a thread while the first prompt is typed), not when the first answer starts.
+        # touch: about 0.14 s (py-spy, this machine). Touched here, that happens where the
+        # provider is built (in a thread while the first prompt is typed), not when the first
+        # answer starts.
         _ = self._client.chat.completions
         with contextlib.suppress(ImportError):  # and the transport's event-loop backend
             importlib.import_module("anyio._backends._asyncio")

@@ -206,15 +206,19 @@ class MessageView(Widget):
             self.refresh(layout=True)
             return
         old = self._lines
+        same_width = width == self._lines_width
         new = self._build_lines(width)
         if self._document.behind and not self._flush_pending:
             # More text is waiting to be drawn: go on after the screen has shown this part.
             self._flush_pending = True
             self._flush_timer = self.set_timer(self.FAST_FRAME_INTERVAL, self._flush)
         top = self.styles.gutter.top
+        # The document knows where its lines start to differ from its last render (the one
+        # `old` came from): only the lines from there on are compared.
+        start = min(self._document.changed_from, len(old)) if same_width else 0
         changed = [Region(0, top + y, self.size.width, 1)
-                   for y, (before, after) in enumerate(zip(old, new, strict=False))
-                   if before is not after and before != after]
+                   for y in range(start, min(len(old), len(new)))
+                   if old[y] is not new[y] and old[y] != new[y]] if new is not old else []
         if len(new) != self._height_lines or len(new) != len(old):
             # A new height: the layout places the view, and only the lines that changed are
             # drawn again. The others keep the rendering Textual cached for them (see
