@@ -15,6 +15,7 @@ async def main(base_url: str) -> None:
     import openai
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="no-key-needed", max_retries=0)
+    client.chat.completions  # noqa: B018 - the SDK imports these resources on first use
     print("Ask anything (floor)", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     stream = await client.chat.completions.create(
