@@ -118,6 +118,8 @@ class MessageView(Widget):
         """The last draw carried several chunks."""
         self._lines_kept = False
         """_flush changed the height and marked the lines that changed (see _size_updated)."""
+        self._paint_style: Style | None = None
+        """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
         self.add_class(f"-{status}")
 
@@ -302,12 +304,21 @@ class MessageView(Widget):
         self._height_lines = len(self._build_lines(width))
         return self._height_lines
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The base style walks every ancestor's styles; it cannot change within one paint, so
+        # it is looked up once per paint, not once per line (a third of painting a screenful).
+        self._paint_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width or self.size.width
         # Lines are rebuilt by the frame flush and by layout, not while painting, so the
         # height the layout knows and the lines painted always agree.
         lines = self._lines if width == self._lines_width else self._build_lines(width)
-        base: Style = self.rich_style
+        base: Style = self._paint_style or self.rich_style
         if y < len(lines):
             return lines[y].apply_style(base)
         return Strip.blank(self.content_region.width, base)
