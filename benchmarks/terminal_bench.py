@@ -12,7 +12,9 @@ bytes, and resident memory after the answer.
     python benchmarks/terminal_bench.py --only unthrottled
 
 The "floor" scenario runs `sdk_print.py` instead of the app: the openai SDK's stream printed
-as it arrives, the least CPU per chunk any client built on the SDK can spend.
+as it arrives, the least CPU per chunk any client built on the SDK can spend. "floor-textual"
+runs `textual_floor.py`: the same stream in the least Textual app that draws it the way
+tui-chat does (only changed lines, at most 25 frames a second).
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ def wait_until_quiet(process: psutil.Process, *, window: float = 0.3,
 
 
 def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False,
-             floor: bool = False) -> dict:
+             floor: str = "") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         fake = FakeServer(chunks, rate, tmp)
         try:
@@ -159,14 +161,14 @@ def scenario(name: str, chunks: list[str], rate: float, *, echo: bool = False,
 
 
 def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: str, *,
-             echo: bool, floor: bool = False) -> dict:
+             echo: bool, floor: str = "") -> dict:
     env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE", "CACHE")}
     watch = Watch(chunks)
     started = time.monotonic()
     argv = tui_chat_argv("--base-url", fake.url, "--model", "bench", "--db", f"{tmp}/b.db",
                          "--system", "")
-    if floor:  # the SDK's stream printed as it comes: what no client on the SDK can beat
-        argv = [sys.executable, str(Path(__file__).with_name("sdk_print.py")), fake.url]
+    if floor:  # sdk_print.py: the SDK's stream printed; textual_floor.py: the least Textual app
+        argv = [sys.executable, str(Path(__file__).with_name(floor)), fake.url]
     with TerminalApp(argv, env=env, on_output=watch) as app:
         watch.app = app
         assert app.wait_for("Ask anything", 20), "app did not start"
@@ -231,13 +233,16 @@ def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the chunks")
-    parser.add_argument("--only", choices=["floor", "prose50", "prose500", "code500",
+    parser.add_argument("--only", choices=["floor", "floor-textual", "prose50", "prose500", "code500",
                                            "unthrottled"],
                         action="append", help="run only these scenarios")
     args = parser.parse_args()
     scale = 4 if args.quick else 1
     plan = {
-        "floor": lambda: scenario("floor: SDK + print", prose(400 // scale), 50, floor=True),
+        "floor": lambda: scenario("floor: SDK + print", prose(400 // scale), 50,
+                                  floor="sdk_print.py"),
+        "floor-textual": lambda: scenario("floor: SDK + Textual", prose(400 // scale), 50,
+                                          floor="textual_floor.py"),
         "prose50": lambda: scenario("prose", prose(400 // scale), 50),
         "prose500": lambda: scenario("prose", prose(2000 // scale), 500),
         "code500": lambda: scenario("code block (250 lines)", code(2000 // scale), 500),
