@@ -42,3 +42,32 @@ async def test_a_growing_answer_always_shows_what_a_fresh_rendering_shows() -> N
         view.finish("done")
         await pilot.pause()
         assert drawn(view, fresh=False) == drawn(view, fresh=True)
+
+
+async def test_a_flood_is_drawn_in_fewer_longer_frames_and_nothing_is_left_out() -> None:
+    app = OneAnswer()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one("#answer", MessageView)
+        view.append("a few words")
+        view._flush()
+        view.append(" more")  # within a frame of the last draw: waits for the next frame
+        assert view._draw_budget() == MessageView.DRAW_BUDGET
+        assert view._flush_timer is not None
+        assert view._flush_timer._interval <= MessageView.FRAME_INTERVAL
+        view._flush()
+
+        flood = "".join(f"word{i} " + ("\n\n" if i % 30 == 29 else "")
+                        for i in range(3000))
+        for start in range(0, len(flood), 500):  # far more than FLOOD_CHARS per frame
+            view.append(flood[start:start + 500])
+        view._flush()
+        assert view._draw_budget() == MessageView.FLOOD_DRAW_BUDGET
+        view.append(" tail")
+        assert view._flush_timer is not None
+        assert view._flush_timer._interval > MessageView.FAST_FRAME_INTERVAL
+
+        view.finish("done")
+        await pilot.pause()
+        assert view.drawn_chars == len(view.text)
+        assert drawn(view, fresh=False) == drawn(view, fresh=True)
+        assert view.text.endswith(" tail")
