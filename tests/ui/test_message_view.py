@@ -71,3 +71,27 @@ async def test_a_flood_is_drawn_in_fewer_longer_frames_and_nothing_is_left_out()
         assert view.drawn_chars == len(view.text)
         assert drawn(view, fresh=False) == drawn(view, fresh=True)
         assert view.text.endswith(" tail")
+
+
+async def test_the_end_of_an_answer_is_shown_before_its_code_is_lexed_whole() -> None:
+    app = OneAnswer()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one("#answer", MessageView)
+        text = 'Code:\n\n```python\ns = """\nif x in y: pass\n"""\n```\n\nThe end.'
+        for piece in text.split(" "):
+            view.append(piece + " ")
+            view._flush()
+        view.finish("done")
+        assert view._document.unlexed  # the last draw came first
+        first = drawn(view, fresh=True)
+        assert "The end." in "".join(first)
+        await pilot.pause()
+        await pilot.pause()
+        assert not view._document.unlexed
+        assert drawn(view, fresh=False) == drawn(view, fresh=True)
+        fresh = MessageView("assistant", view.text, status="done")
+        await app.query_one(Transcript).mount(fresh)
+        await pilot.pause()
+        width, height = view.size
+        assert view.render_lines(Region(0, 0, width, height)) == \
+            fresh.render_lines(Region(0, 0, width, height))

@@ -466,3 +466,21 @@ def test_a_budget_draws_a_flood_over_several_calls_and_ends_the_same() -> None:
         assert "▌" not in "".join(strip.text for strip in lines)  # no tail while behind
     assert lines == whole
     assert calls > 10 and heights == sorted(heights)  # it grew step by step
+
+
+def test_a_code_block_closed_while_streaming_is_lexed_whole_once_there_is_time() -> None:
+    # Per line, the middle of a triple-quoted string looks like code; lexed whole, a string.
+    text = 'Before\n\n```python\ns = """\nif x in y: pass\n"""\n```\n\nAfter the block'
+    width = 50
+    expected = whole(text, width)
+    document = StreamingDocument()
+    for piece in chunks(text, seed=3):
+        document.append(piece)
+        document.render(width, cursor="▌", budget=1.0)  # streaming: never lexed whole
+    assert document.unlexed
+    streamed = document.render(width, budget=1.0)
+    assert streamed != expected  # the string's middle line is coloured as code
+    assert [strip.text for strip in streamed] == [strip.text for strip in expected]
+    document.finish()
+    assert document.render(width) == expected
+    assert not document.unlexed

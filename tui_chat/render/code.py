@@ -169,13 +169,17 @@ class FenceBlock:
         self._whole = False
         self._width = -1
 
+    @property
+    def lexed_whole(self) -> bool:
+        return self._whole
+
     def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
-               final: bool = False) -> list[Strip]:
+               final: bool = False, relex: bool = True) -> list[Strip]:
         if width != self._width:
             self._width = width
             self._line_strips = []
             self._flat = [label_strip(self.language, width, self.indent, style)]
-        if final and not self._whole:
+        if final and relex and not self._whole:
             self._highlight_whole(style)
         texts = self._texts
         for line in self.lines[len(texts):]:

@@ -42,7 +42,7 @@ class _Block(Protocol):
     def reset(self) -> None: ...
 
     def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
-               final: bool = False) -> list[Strip]: ...
+               final: bool = False, relex: bool = True) -> list[Strip]: ...
 
 
 def _indent(line: str) -> int:
@@ -90,7 +90,7 @@ class ProseBlock:
         self._style = None
 
     def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
-               final: bool = False) -> list[Strip]:
+               final: bool = False, relex: bool = True) -> list[Strip]:
         if final and width == self._width and style is self._style:
             return self._strips
         source = "\n".join(self.lines)
@@ -132,7 +132,7 @@ class PlainLine:
         self._style = None
 
     def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
-               final: bool = False) -> list[Strip]:
+               final: bool = False, relex: bool = True) -> list[Strip]:
         if width != self._width or style is not self._style:
             self._width, self._style = width, style
             from tui_chat.render.prose import render_plain
@@ -175,6 +175,10 @@ class StreamingDocument:
         self._done: list[Strip] = []
         """Strips of the first `_done_count` finished blocks, with their blank lines."""
         self._done_count = 0
+        self._done_starts: list[int] = []
+        """Where each of those blocks starts in `_done` (its blank line before it included)."""
+        self._unlexed: int | None = None
+        """The first of those blocks that is a code block not yet lexed as a whole."""
         self._tail_key: tuple[int, str, int] | None = None
         self._tail: tuple[bool, list[Strip]] = (False, [])
         self._last: list[Strip] = []
@@ -382,8 +386,13 @@ class StreamingDocument:
         in the call before (at the same width and style); the lines before it are unchanged."""
         return self._changed_from
 
-    def render(self, width: int, *, cursor: str = "",
-               budget: float | None = None) -> list[Strip]:
+    @property
+    def unlexed(self) -> bool:
+        """A closed code block is drawn from its lines lexed one by one (see `render`)."""
+        return self._unlexed is not None
+
+    def render(self, width: int, *, cursor: str = "", budget: float | None = None,
+               relex: bool | None = None) -> list[Strip]:
         """Every line at `width`, unpadded (code blocks paint their background to `width`).
 
         Finished blocks come from the cache (the same Strip objects as last time); only the
@@ -394,6 +403,10 @@ class StreamingDocument:
         the lines then end at the last block drawn, `behind` is true, and the next call goes
         on from there. A flood of text is so drawn over several frames, and keys and the
         network are served in between.
+
+        A closed code block is lexed again as a whole (so strings and comments that span
+        lines come out right) only when `relex` is true, by default when there is no budget:
+        that is 50-70 ms for a 250-line block, too long for a frame while text streams.
         """
         deadline = None if budget is None else time.perf_counter() + budget
         width = max(width, _MIN_WIDTH)
@@ -403,18 +416,33 @@ class StreamingDocument:
             self._render_style = style
             self._done = []
             self._done_count = 0
+            self._done_starts = []
+            self._unlexed = None
             self._tail_key = None
             self._last = []
-        stable = len(self._done)
+        if relex is None:
+            relex = budget is None
         done = self._done
-        blocks = self._blocks
+        starts = self._done_starts
         count = self._done_count
+        if relex and self._unlexed is not None:  # draw again from the first such block
+            count = self._unlexed
+            del done[starts[count]:]
+            del starts[count:]
+            self._unlexed = None
+        stable = len(done)
+        blocks = self._blocks
         self.behind = False
         while count < len(blocks):
-            strips = blocks[count].render(width, style, final=True)
+            block = blocks[count]
+            starts.append(len(done))
+            strips = block.render(width, style, final=True, relex=relex)
+            if not relex and self._unlexed is None and isinstance(block, FenceBlock) \
+                    and not block.lexed_whole:
+                self._unlexed = count
             count += 1
             if strips:
-                if done and blocks[count - 1].gap:
+                if done and block.gap:
                     done.append(_BLANK)
                 done.extend(strips)
             # At least one block a call, so drawing always moves on.

@@ -128,7 +128,7 @@ class TableBlock:
             self._desired = [max(a, b) for a, b in zip(self._desired, row.natural, strict=True)]
 
     def render(self, width: int, style: RenderStyle, partial: str = "", cursor: str = "",
-               final: bool = False) -> list[Strip]:
+               final: bool = False, relex: bool = True) -> list[Strip]:
         self._parse(style)
         columns = self.columns
         # Each cell has one space of padding either side, and there is a border between and

@@ -121,6 +121,8 @@ class MessageView(Widget):
         """The last draw carried more than FLOOD_CHARS, or left text for the next one."""
         self._lines_kept = False
         """_flush changed the height and marked the lines that changed (see _size_updated)."""
+        self._relex = True
+        """Draws without a budget lex closed code blocks again as a whole (see finish)."""
         self._paint_style: Style | None = None
         """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
@@ -199,7 +201,18 @@ class MessageView(Widget):
         self._document.finish()
         self._dirty = True
         self.status = status
+        # The end of the answer is shown first; code blocks are then lexed again as a whole
+        # (tens of ms for a long one) once that frame is on the screen.
+        self._relex = False
         self._flush()
+        self._relex = True
+        if self._document.unlexed:
+            self.call_after_refresh(self._lex_code_whole)
+
+    def _lex_code_whole(self) -> None:
+        if self._document.unlexed:
+            self._dirty = True
+            self._flush()
 
     # -- drawing -----------------------------------------------------------------------
 
@@ -259,7 +272,8 @@ class MessageView(Widget):
         streaming = self.status in ("waiting", "streaming")
         document = self._document
         lines = list(document.render(width, cursor=CURSOR if streaming else "",
-                                     budget=self._draw_budget() if streaming else None))
+                                     budget=self._draw_budget() if streaming else None,
+                                     relex=self._relex and not streaming))
         if self.status == "waiting" and not self._document.text:
             lines = [Strip([])]  # placeholder row; the footer says "thinking"
         footer = self._footer_text()
