@@ -84,6 +84,12 @@ class TuiChatApp(App[None]):
         import tui_chat.render.code
         import tui_chat.render.prose  # noqa: F401 - modules the first answer needs
 
+        # Pygments loads a lexer's module on first use: 34 ms for Python (with Pygments
+        # itself), 14 for JavaScript, paid in the frame that shows the first code block.
+        for language in ("python", "bash", "javascript"):
+            tui_chat.render.code.lexer_for(language)
+        tui_chat.render.code.syntax_theme(self.code_theme)
+
         warm_up = getattr(self.provider, "warm_up", None)
         if warm_up is not None:
             warm_up()
