@@ -476,9 +476,9 @@ def test_a_code_block_closed_while_streaming_is_lexed_whole_once_there_is_time()
     document = StreamingDocument()
     for piece in chunks(text, seed=3):
         document.append(piece)
-        document.render(width, cursor="▌", budget=1.0)  # streaming: never lexed whole
+        document.render(width, cursor="▌", budget=1.0, relex=False)  # as while streaming
     assert document.unlexed
-    streamed = document.render(width, budget=1.0)
+    streamed = document.render(width, relex=False)
     assert streamed != expected  # the string's middle line is coloured as code
     assert [strip.text for strip in streamed] == [strip.text for strip in expected]
     document.finish()

@@ -392,7 +392,7 @@ class StreamingDocument:
         return self._unlexed is not None
 
     def render(self, width: int, *, cursor: str = "", budget: float | None = None,
-               relex: bool | None = None) -> list[Strip]:
+               relex: bool = True) -> list[Strip]:
         """Every line at `width`, unpadded (code blocks paint their background to `width`).
 
         Finished blocks come from the cache (the same Strip objects as last time); only the
@@ -405,8 +405,9 @@ class StreamingDocument:
         network are served in between.
 
         A closed code block is lexed again as a whole (so strings and comments that span
-        lines come out right) only when `relex` is true, by default when there is no budget:
-        that is 50-70 ms for a 250-line block, too long for a frame while text streams.
+        lines come out right) only when `relex` is true: that is 50-70 ms for a 250-line
+        block, too long for a frame while text streams. A later call with `relex` draws
+        such blocks again.
         """
         deadline = None if budget is None else time.perf_counter() + budget
         width = max(width, _MIN_WIDTH)
@@ -420,8 +421,6 @@ class StreamingDocument:
             self._unlexed = None
             self._tail_key = None
             self._last = []
-        if relex is None:
-            relex = budget is None
         done = self._done
         starts = self._done_starts
         count = self._done_count

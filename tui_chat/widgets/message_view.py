@@ -121,8 +121,6 @@ class MessageView(Widget):
         """The last draw carried more than FLOOD_CHARS, or left text for the next one."""
         self._lines_kept = False
         """_flush changed the height and marked the lines that changed (see _size_updated)."""
-        self._relex = True
-        """Draws without a budget lex closed code blocks again as a whole (see finish)."""
         self._paint_style: Style | None = None
         """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
@@ -203,9 +201,7 @@ class MessageView(Widget):
         self.status = status
         # The end of the answer is shown first; code blocks are then lexed again as a whole
         # (tens of ms for a long one) once that frame is on the screen.
-        self._relex = False
-        self._flush()
-        self._relex = True
+        self._flush(relex=False)
         if self._document.unlexed:
             self.call_after_refresh(self._lex_code_whole)
 
@@ -221,8 +217,9 @@ class MessageView(Widget):
         self.add_class(f"-{new}")
         self._dirty = True
 
-    def _flush(self) -> None:
-        """Render pending text and refresh only what changed."""
+    def _flush(self, *, relex: bool = True) -> None:
+        """Render pending text and refresh only what changed. Without `relex`, closed code
+        blocks keep their line-by-line colours (see StreamingDocument.render)."""
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
@@ -239,7 +236,7 @@ class MessageView(Widget):
             return
         old = self._lines
         same_width = width == self._lines_width
-        new = self._build_lines(width)
+        new = self._build_lines(width, relex=relex)
         if self._document.behind and not self._flush_pending:
             # More text is waiting to be drawn: go on after the screen has shown this part.
             self._flush_pending = True
@@ -266,14 +263,14 @@ class MessageView(Widget):
             # of them that differ from what the terminal shows.
             self.refresh(*changed)
 
-    def _build_lines(self, width: int) -> list[Strip]:
+    def _build_lines(self, width: int, *, relex: bool = True) -> list[Strip]:
         if not self._dirty and width == self._lines_width:
             return self._lines
         streaming = self.status in ("waiting", "streaming")
         document = self._document
         lines = list(document.render(width, cursor=CURSOR if streaming else "",
                                      budget=self._draw_budget() if streaming else None,
-                                     relex=self._relex and not streaming))
+                                     relex=relex and not streaming))
         if self.status == "waiting" and not self._document.text:
             lines = [Strip([])]  # placeholder row; the footer says "thinking"
         footer = self._footer_text()
