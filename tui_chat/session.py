@@ -177,30 +177,17 @@ class Exchange:
         (the app's work is per piece), and the reader keeps the socket drained meanwhile.
         """
         arrived = asyncio.Event()
-        outcome: list[BaseException] = []
-        done = False
-
-        async def read() -> None:
-            nonlocal done
-            try:
-                await self._read(arrived)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as error:  # handed to the display side, which raises it
-                outcome.append(error)
-            finally:
-                done = True
-                arrived.set()
-
-        reader = asyncio.create_task(read())
+        reader = asyncio.create_task(self._read(arrived))
+        reader.add_done_callback(lambda _: arrived.set())
         try:
-            while not done:
+            while not reader.done():
                 await arrived.wait()
                 arrived.clear()
                 if self._held and not self.paused:
                     yield self._take_held()
-            if outcome:
-                raise outcome[0]
+            error = None if reader.cancelled() else reader.exception()
+            if error is not None:
+                raise error  # the reader's error (a broken stream, a 429), raised here
         finally:
             if not reader.done():
                 reader.cancel()  # closes the provider's stream, and with it the connection
