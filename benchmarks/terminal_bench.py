@@ -233,8 +233,8 @@ def _measure(name: str, chunks: list[str], rate: float, fake: FakeServer, tmp: s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the chunks")
-    parser.add_argument("--only", choices=["floor", "floor-textual", "prose50", "prose500", "code500",
-                                           "unthrottled"],
+    parser.add_argument("--only", choices=["floor", "floor-textual", "prose50", "prose500",
+                                           "code500", "unthrottled"],
                         action="append", help="run only these scenarios")
     args = parser.parse_args()
     scale = 4 if args.quick else 1

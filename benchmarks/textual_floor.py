@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import ClassVar
 
 import openai
 from rich.segment import Segment
@@ -73,7 +74,7 @@ class Lines(ScrollView):
 
 
 class Floor(App[None]):
-    BINDINGS = [("enter", "ask", "ask"), ("ctrl+q", "quit", "quit")]
+    BINDINGS: ClassVar = [("enter", "ask", "ask"), ("ctrl+q", "quit", "quit")]
 
     def __init__(self, base_url: str) -> None:
         super().__init__()

@@ -82,7 +82,7 @@ class TuiChatApp(App[None]):
     def _warm_up(self) -> None:
         import tui_chat.context
         import tui_chat.render.code
-        import tui_chat.render.prose  # noqa: F401 - modules the first answer needs
+        import tui_chat.render.prose  # the modules the first answer needs
 
         # Pygments loads a lexer's module on first use: 34 ms for Python (with Pygments
         # itself), 14 for JavaScript, paid in the frame that shows the first code block.

@@ -207,10 +207,10 @@ class TableBlock:
 
     def _render_narrow(self, width: int, style: RenderStyle, partial: str) -> list[Strip]:
         """Too narrow for columns: each row as one line of cells joined by a bar."""
+        from tui_chat.render.prose import render_plain
+
         strips: list[Strip] = []
         rows = [self.lines[0], *self.lines[2:]] + ([partial] if partial else [])
         for row in rows:
-            from tui_chat.render.prose import render_plain
-
             strips.extend(render_plain(" │ ".join(split_cells(row)), style, width))
         return strips
