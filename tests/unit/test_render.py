@@ -450,6 +450,64 @@ def test_the_paragraph_fast_path_draws_what_rich_markdown_draws(source: str, wid
     assert (fast is not None) == plain
 
 
+def _random_plain_paragraph(rng: random.Random) -> str:
+    """Words of the characters the plain path accepts, with runs of spaces, long words,
+    indented and trailing-space lines and sometimes the streaming cursor at the end."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789éÿ"
+    marks = "\"#$%'()+,-./:;=>?@^{}–—‘’“”…"
+    lines = []
+    for _ in range(rng.randint(1, 4)):
+        words = []
+        for _ in range(rng.randint(1, 12)):
+            size = rng.choice([1, 2, 3, 5, 8, 13, 30])
+            word = "".join(rng.choice(letters if rng.random() < 0.85 else marks)
+                           for _ in range(size))
+            words.append(rng.choice(letters[:26]) + word)
+        line = "".join(word + " " * rng.choice([1, 1, 1, 2, 3]) for word in words).rstrip()
+        lines.append(" " * rng.randint(0, 3) + line + " " * rng.choice([0, 0, 1]))
+    return "\n".join(lines) + rng.choice(["", "", "▌", " ▌"])
+
+
+@pytest.mark.parametrize("text_style", [Style(), Style(color="red", bold=True)])
+def test_plain_paragraphs_skip_markdown_and_still_draw_what_rich_markdown_draws(
+        text_style: Style) -> None:
+    from tui_chat.render.prose import plain_paragraph, render_markdown, render_paragraph
+
+    style = RenderStyle(text=text_style)
+    rng = random.Random(6)
+    for _ in range(300):
+        source = _random_plain_paragraph(rng)
+        assert plain_paragraph(source) is not None, source
+        for width in (1, 2, 7, rng.randint(3, 90)):
+            fast = render_paragraph(source, style, width)
+            rich = render_markdown(source, style, width)
+            # Rich splits a line's text where markdown-it's tokens meet; cells and styles
+            # are the same.
+            assert [line.simplify() for line in fast or []] == \
+                [line.simplify() for line in rich], (source, width)
+
+
+@pytest.mark.parametrize("source", [
+    "- item", "* item", "+ item", "1. item", "12) item", "# heading", "> quote", "    code",
+    "text\n---", "text\n===", "text\n- item", "a *b*", "a _b_", "a `b`", "a ~~b~~",
+    "a [b](c)", "a <b>", "&amp;", "a \\* b", "a | b", "hard  \nbreak", "one\n\ntwo",
+    "tab\there", "wide 你好", "emoji 🙂", "3.14 is pi", "", "  ",
+])
+def test_anything_markdown_could_read_more_into_takes_the_markdown_path(source: str) -> None:
+    from tui_chat.render.prose import plain_paragraph
+
+    assert plain_paragraph(source) is None
+
+
+def test_every_character_the_plain_path_accepts_takes_one_cell() -> None:
+    from tui_chat.render.prose import plain_paragraph
+
+    accepted = [chr(code) for code in range(0x20, 0x3000)
+                if plain_paragraph("a" + chr(code)) is not None]
+    assert len(accepted) > 150  # letters, digits, most punctuation, Latin-1 letters, quotes
+    assert all(cell_len(char) == 1 for char in accepted)
+
+
 def test_a_budget_draws_a_flood_over_several_calls_and_ends_the_same() -> None:
     text = "".join(f"Paragraph {i} with **bold** and `code` words.\n\n" for i in range(60))
     text += "The open tail"
