@@ -487,6 +487,50 @@ def test_plain_paragraphs_skip_markdown_and_still_draw_what_rich_markdown_draws(
                 [line.simplify() for line in rich], (source, width)
 
 
+def _random_styled_paragraph(rng: random.Random) -> str:
+    """A plain paragraph with emphasis, code, links, strikethrough and hard breaks mixed in."""
+    words = _random_plain_paragraph(rng).rstrip("▌").split(" ")
+    marks = ["**{}**", "*{}*", "`{}`", "[{}](https://example.com/x)", "~~{}~~", "***{}***",
+             "{}  \n", "` {} `", "**{} `code` x**"]
+    for _ in range(rng.randint(1, 4)):
+        index = rng.randrange(len(words))
+        if words[index].strip():
+            words[index] = rng.choice(marks).format(words[index].strip())
+    return " ".join(words).strip() + rng.choice(["", "▌"])
+
+
+@pytest.mark.parametrize("style", [
+    RenderStyle(),
+    RenderStyle(text=Style(color="red"), inline_code=Style(bgcolor="blue"),
+                link=Style(underline=True, color="green")),
+])
+def test_styled_paragraphs_wrap_without_rich_and_draw_what_rich_markdown_draws(
+        style: RenderStyle) -> None:
+    from tui_chat.render.prose import _paragraph_text, render_markdown, render_paragraph
+
+    rng = random.Random(8)
+    checked = 0
+    for _ in range(300):
+        source = _random_styled_paragraph(rng)
+        if _paragraph_text(source, style) is None:
+            continue  # markdown-it read it as more than a paragraph: not this path
+        checked += 1
+        for width in (1, 2, 7, rng.randint(3, 90)):
+            fast = render_paragraph(source, style, width)
+            rich = render_markdown(source, style, width)
+            assert [line.simplify() for line in fast or []] == \
+                [line.simplify() for line in rich], (source, width)
+    assert checked > 250
+
+
+def test_a_paragraph_with_wide_characters_is_wrapped_by_rich() -> None:
+    from tui_chat.render.prose import _paragraph_text, wrap_styled
+
+    style = RenderStyle()
+    assert wrap_styled(_paragraph_text("**wide** 你好 text", style), 10) is None
+    assert wrap_styled(_paragraph_text("**narrow** text", style), 10) is not None
+
+
 @pytest.mark.parametrize("source", [
     "- item", "* item", "+ item", "1. item", "12) item", "# heading", "> quote", "    code",
     "text\n---", "text\n===", "text\n- item", "a *b*", "a _b_", "a `b`", "a ~~b~~",
