@@ -523,6 +523,43 @@ def test_styled_paragraphs_wrap_without_rich_and_draw_what_rich_markdown_draws(
     assert checked > 250
 
 
+@pytest.mark.parametrize("style", [
+    RenderStyle(),
+    RenderStyle(list_bullet=Style(color="yellow", bold=True), inline_code=Style(bgcolor="blue")),
+])
+def test_list_items_are_drawn_without_rich_as_rich_markdown_draws_them(
+        style: RenderStyle) -> None:
+    from tui_chat.render.prose import render_list_item, render_markdown
+
+    rng = random.Random(9)
+    drawn = 0
+    for _ in range(300):
+        marker = rng.choice(["-", "*", "+", "1.", "7)", "12.", "003.", "123456789."])
+        text = (_random_styled_paragraph(rng) if rng.random() < 0.5
+                else _random_plain_paragraph(rng)).lstrip()
+        # Continuation lines indented to the text, as the document hands them over.
+        pad = " " * (len(marker) + 1)
+        source = f"{marker}{' ' * rng.randint(1, 4)}" + f"\n{pad}".join(
+            line.strip() or "x" for line in text.split("\n"))
+        for width in (rng.randint(6, 20), rng.randint(20, 90)):
+            fast = render_list_item(source, style, width)
+            if fast is None:
+                continue  # markdown-it read more than one paragraph into it, or wide text
+            drawn += 1
+            assert fast == render_markdown(source, style, width), (source, width)
+    assert drawn > 500
+
+
+@pytest.mark.parametrize("source", [
+    "- one\n  - nested", "-      indented code", "- # heading", "- > quote", "-", "- ",
+    "1.\n   text on the next line", "- ```", "- wide 你好",
+])
+def test_list_items_with_more_than_a_paragraph_are_left_to_rich(source: str) -> None:
+    from tui_chat.render.prose import render_list_item
+
+    assert render_list_item(source, RenderStyle(), 40) is None
+
+
 def test_a_paragraph_with_wide_characters_is_wrapped_by_rich() -> None:
     from tui_chat.render.prose import _paragraph_text, wrap_styled
 

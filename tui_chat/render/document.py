@@ -97,12 +97,18 @@ class ProseBlock:
         if partial or cursor:
             tail = self.relative(partial) + cursor
             source = f"{source}\n{tail}" if source else tail
-        from tui_chat.render.prose import render_markdown, render_paragraph
+        from tui_chat.render.prose import (
+            render_list_item,
+            render_markdown,
+            render_paragraph,
+        )
 
         indent = min(self.indent, width // 2)
         strips = None
         if self.kind == "prose":
             strips = render_paragraph(source, style, max(1, width - indent))
+        elif self.kind == "list":
+            strips = render_list_item(source, style, max(1, width - indent))
         if strips is None:
             strips = render_markdown(source, style, max(1, width - indent))
         if indent:
@@ -497,6 +503,20 @@ class StreamingDocument:
             return fresh.gap, fresh.render(width, style, partial, cursor)
         if isinstance(block, FenceBlock):
             return block.gap, block.render(width, style, block.dedented(partial), cursor)
+        line = _expand_leading_tabs(partial) if "\t" in partial else partial
+        if partial and isinstance(block, ProseBlock) and \
+                (gap := self._split_gap(block, line)) not in (None, "table"):
+            # The arriving line starts the next block (most often a list's next item): drawn
+            # as the two blocks it will be once the line ends, not as one piece of Markdown.
+            lines = block.render(width, style)
+            fresh, _ = self._new_block(line, gap=gap != "tight")
+            if isinstance(fresh, FenceBlock):
+                tail = fresh.render(width, style, "", cursor)
+            else:
+                fresh.lines.pop()
+                tail = fresh.render(width, style, line, cursor)
+            between = [_BLANK] if fresh.gap and lines and tail else []
+            return block.gap, [*lines, *between, *tail]
         return block.gap, block.render(width, style, partial, cursor)
 
 

@@ -406,25 +406,69 @@ def _paragraph_style(style: RenderStyle) -> Style | None:
 
 
 def render_paragraph(source: str, style: RenderStyle, width: int) -> list[Strip] | None:
-    """A plain paragraph drawn without Rich's Markdown machinery (a paragraph is drawn on
-    every frame while it streams); the same lines as `render_markdown`. A paragraph of plain
-    words (most of an answer's prose) skips markdown-it and Rich's wrapping too. None when
-    `source` is not one plain paragraph."""
+    """A paragraph drawn without Rich's Markdown (a paragraph is drawn on every frame while
+    it streams); the same lines as `render_markdown`. A paragraph of plain words skips
+    markdown-it too. None when `source` is not one paragraph of text, emphasis, code and
+    links."""
+    width = max(1, width)
     plain = plain_paragraph(source)
     if plain is not None:
-        paragraph = _paragraph_style(style)
-        return [Strip([Segment(line, paragraph)], len(line)) if line else Strip([])
-                for line in wrap_plain(plain, max(1, width))]
+        return _plain_lines(plain, style, width)
     text = _paragraph_text(source, style)
     if text is None:
         return None
-    strips = wrap_styled(text, max(1, width))
-    if strips is not None:
-        return strips
+    strips = wrap_styled(text, width)
+    if strips is None:  # a character that might not take one cell: Rich measures it
+        console = console_for(style)
+        lines = console.render_lines(text, console.options.update(width=width), pad=False,
+                                     new_lines=False)
+        strips = [Strip(trim_line(line)) for line in lines]
+    return strips
+
+
+def _plain_lines(plain: str, style: RenderStyle, width: int) -> list[Strip]:
+    paragraph = _paragraph_style(style)
+    return [Strip([Segment(line, paragraph)], len(line)) if line else Strip([])
+            for line in wrap_plain(plain, width)]
+
+
+_LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|([0-9]{1,9})[.)]) {1,4}(?=\S)")
+"""A list item's marker and the spaces after it, when its text starts on the same line (5
+spaces or more would start indented code)."""
+
+
+def render_list_item(source: str, style: RenderStyle, width: int) -> list[Strip] | None:
+    """One list item whose text is one paragraph, drawn as `render_markdown` draws it (the
+    bullet, or the number, then the text wrapped beside it) without Rich's Markdown: a list
+    item is drawn on every frame while it streams. None for any other item."""
+    item = _LIST_ITEM.match(source)
+    if item is None:
+        return None
     console = console_for(style)
-    lines = console.render_lines(text, console.options.update(width=width), pad=False,
-                                 new_lines=False)
-    return [Strip(trim_line(line)) for line in lines]
+    if console.get_style("markdown.item", default="none") or \
+            console.get_style("markdown.list", default="none"):
+        return None  # Rich would lay those styles over the text: it draws such items
+    number = item.group(1)
+    if number is None:
+        marker_style = console.get_style("markdown.item.bullet", default="none")
+        first, rest = Segment(" • ", marker_style), Segment("   ", marker_style)
+    else:  # as _ListItem.render_number draws an item numbered alone
+        marker_style = console.get_style("markdown.item.number", default="none")
+        number = str(int(number))
+        first = Segment(f" {number}. ", marker_style)
+        rest = Segment(" " * (len(number) + 3))
+    if marker_style.bgcolor is not None or width - first.cell_length < 2:
+        return None
+    content = source[item.end():]
+    width -= first.cell_length
+    plain = plain_paragraph(content)
+    if plain is not None:
+        lines = _plain_lines(plain, style, width)
+    elif (text := _paragraph_text(content, style)) is None or \
+            (lines := wrap_styled(text, width)) is None:
+        return None
+    return [Strip(trim_line([first if index == 0 else rest, *line]))
+            for index, line in enumerate(lines)]
 
 
 def render_plain(text: str, style: RenderStyle, width: int) -> list[Strip]:
