@@ -365,7 +365,7 @@ def test_the_cursor_follows_the_text_in_each_kind_of_block() -> None:
         "Some words": "Some words▌",
         "- item": " • item▌",
         "```\ncode": " code▌",
-        "| a | b |\n|---|---|\n| 1 | 2": "│ 1 │ 2▌ │",
+        "| a | b |\n|---|---|\n| 1 | 2": "│ 1 │ 2▌│",  # a full cell: in its padding
         "Para.\n\n": "▌",
     }
     for source, last in cases.items():
@@ -375,6 +375,15 @@ def test_the_cursor_follows_the_text_in_each_kind_of_block() -> None:
         assert len(shown) == 1, (source, lines)
         assert shown[0].rstrip() == last or shown[0].startswith(last), (source, shown)
         assert "▌" not in "".join(plain(document.render(30)))
+
+
+def test_the_cursor_at_the_end_of_the_widest_cell_does_not_widen_the_table() -> None:
+    # It did, and every row was drawn again on every frame until the row ended.
+    source = "| name | value |\n|---|---:|\n| a | 10 |\n| b | 200000"
+    with_cursor = plain(StreamingDocument(source).render(40, cursor="▌"))
+    without = plain(StreamingDocument(source).render(40))
+    assert with_cursor[:4] == without[:4]  # the border, header, rule and first row
+    assert with_cursor[4] == "│ b    │ 200000▌│"
 
 
 def test_a_new_style_redraws_in_the_new_colours() -> None:

@@ -143,13 +143,22 @@ class TableBlock:
             # columns sized for the rows before it (while it is the widest, every row is
             # drawn again; that stops when it is complete).
             cells = self._cells(partial, style) if partial.strip() else [Text()] * columns
-            if cursor:
-                filled = [i for i, cell in enumerate(split_cells(partial)[:columns]) if cell]
-                last = filled[-1] if filled else 0
-                cells[last] = cells[last] + Text(cursor)
             typing = _Row(cells)
             desired = [max(a, b) for a, b in zip(desired, typing.natural, strict=True)]
         widths = tuple(_column_widths(desired, available))
+        cursor_at = None
+        if typing is not None and cursor:
+            # The cursor does not count for the widths: at the end of the widest cell it
+            # made every row draw again on every frame (15 ms for 100 rows), only for the
+            # widths to shrink back when the row ended. Where the cell's line is full, it
+            # is drawn in the cell's right padding.
+            filled = [i for i, cell in enumerate(split_cells(partial)[:columns]) if cell]
+            last = filled[-1] if filled else 0
+            cell = typing.cells[last]
+            if cell.cell_len == widths[last] and "\n" not in cell.plain:
+                cursor_at = 2 + sum(width + 3 for width in widths[:last]) + widths[last]
+            else:
+                typing.cells[last] = cell + Text(cursor)
         if self._rules[0] != widths:
             border = style.table_border
             self._rules = (widths, [self._rule(*corners, widths, border)
@@ -164,7 +173,12 @@ class TableBlock:
             if index == 0:
                 strips.append(middle)
         if typing is not None:
-            strips.extend(self._row_strips(typing.cells, widths, style))
+            row_strips = self._row_strips(typing.cells, widths, style)
+            if cursor_at is not None:
+                line = row_strips[0]
+                row_strips[0] = Strip.join([line.crop(0, cursor_at), Strip([Segment(cursor)]),
+                                            line.crop(cursor_at + 1)])
+            strips.extend(row_strips)
         strips.append(bottom)
         return strips
 
