@@ -496,29 +496,29 @@ class StreamingDocument:
             if not partial.strip():
                 return True, [Strip([Segment(cursor)])] if cursor else []
             # The first line of a block is still arriving: draw it as the block it starts.
-            fresh, _ = self._new_block(partial, gap=True)
-            if isinstance(fresh, FenceBlock):
-                return fresh.gap, fresh.render(width, style, "", cursor)
-            fresh.lines.pop()
-            return fresh.gap, fresh.render(width, style, partial, cursor)
+            return self._render_fresh(partial, width, cursor, gap=True)
         if isinstance(block, FenceBlock):
             return block.gap, block.render(width, style, block.dedented(partial), cursor)
-        line = _expand_leading_tabs(partial) if "\t" in partial else partial
-        if partial and isinstance(block, ProseBlock) and \
-                (gap := self._split_gap(block, line)) not in (None, "table"):
-            # The arriving line starts the next block (most often a list's next item): drawn
-            # as the two blocks it will be once the line ends, not as one piece of Markdown.
-            lines = block.render(width, style)
-            fresh, _ = self._new_block(line, gap=gap != "tight")
-            if isinstance(fresh, FenceBlock):
-                tail = fresh.render(width, style, "", cursor)
-            else:
-                fresh.lines.pop()
-                tail = fresh.render(width, style, line, cursor)
-            between = [_BLANK] if fresh.gap and lines and tail else []
-            return block.gap, [*lines, *between, *tail]
+        if partial and isinstance(block, ProseBlock):
+            line = _expand_leading_tabs(partial) if "\t" in partial else partial
+            if (gap := self._split_gap(block, line)) not in (None, "table"):
+                # The arriving line starts the next block (most often a list's next item):
+                # drawn as the two blocks it will be once the line ends, not as one piece of
+                # Markdown.
+                lines = block.render(width, style)
+                fresh_gap, tail = self._render_fresh(line, width, cursor, gap=gap != "tight")
+                between = [_BLANK] if fresh_gap and lines and tail else []
+                return block.gap, [*lines, *between, *tail]
         return block.gap, block.render(width, style, partial, cursor)
 
+    def _render_fresh(self, line: str, width: int, cursor: str, *,
+                      gap: bool) -> tuple[bool, list[Strip]]:
+        """`line`, still arriving, drawn as the block it starts (not placed)."""
+        fresh, _ = self._new_block(line, gap=gap)
+        if isinstance(fresh, FenceBlock):
+            return fresh.gap, fresh.render(width, self._style, "", cursor)
+        fresh.lines.pop()
+        return fresh.gap, fresh.render(width, self._style, line, cursor)
 
 def _marker(item: re.Match[str]) -> str:
     """Which list an item belongs to: its bullet, or for a numbered item its delimiter."""

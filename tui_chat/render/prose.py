@@ -295,8 +295,10 @@ def _paragraph_text(source: str, style: RenderStyle) -> Text | None:
     return text
 
 
-_NOT_PLAIN = re.compile("[^\n A-Za-z0-9\"#$%'()+,\\-./:;=>?@^{}\u00c0-\u00ff"
-                        "\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u258c]")
+_ONE_CELL = "\u00c0-\u00ff\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u258c"
+"""Beyond ASCII, the characters known to take one cell (Latin-1 letters, typographic quotes,
+dashes, the ellipsis, the cursor): what our word wrap may count as one cell each."""
+_NOT_PLAIN = re.compile(f"[^\n A-Za-z0-9\"#$%'()+,\\-./:;=>?@^{{}}{_ONE_CELL}]")
 """A character that is Markdown syntax somewhere in a line (``\\ ` * _ [ ] ! < & ~ |``), a tab
 or control, or not known to take exactly one cell. What is left is plain text, except at
 the start of a line (see _PLAIN_LINE_START)."""
@@ -323,8 +325,8 @@ def plain_paragraph(source: str) -> str | None:
 
 def _breaks(text: str, width: int) -> list[int]:
     """Where Rich's word wrap (rich._wrap.divide_line) starts each line of `text`, and then
-    the end of `text`, for text whose characters all take one cell. Rich measures every
-    word's cells; here a character is a cell, which makes this about four times faster."""
+    the end of `text`, for text whose characters all take one cell: Rich measures every
+    word's cells, here a character is a cell."""
     breaks = [0]
     offset = 0
     for match in _WORD.finditer(text):
@@ -351,14 +353,14 @@ def wrap_plain(text: str, width: int) -> list[str]:
             for begin, stop in pairwise(_breaks(text, width))]
 
 
-_NOT_ONE_CELL = re.compile("[^\n -~\u00c0-\u00ff\u2013\u2014\u2018\u2019\u201c\u201d"
-                           "\u2026\u258c]")
+_NOT_ONE_CELL = re.compile(f"[^\n -~{_ONE_CELL}]")
 """A character not known to take exactly one cell (or a tab, or a control character)."""
 
 
 def wrap_styled(text: Text, width: int) -> list[Strip] | None:
     """A paragraph's Text (as `_paragraph_text` builds it) wrapped and cut into lines as
-    Rich's console would render it, without Rich: about three times faster. None when a
+    Rich's console would render it, without Rich (half the time for a paragraph with bold,
+    code and a link, markdown-it included). None when a
     character might not take one cell, or the Text is not a run of spans in order."""
     plain = text.plain
     if text.style or _NOT_ONE_CELL.search(plain):
@@ -388,11 +390,12 @@ def wrap_styled(text: Text, width: int) -> list[Strip] | None:
             while first_run < len(runs) and runs[first_run][1] <= begin:
                 first_run += 1
             segments = []
-            for run_start, run_end, run_style in runs[first_run:]:
-                if run_start >= stop:
-                    break
+            index = first_run
+            while index < len(runs) and runs[index][0] < stop:
+                run_start, run_end, run_style = runs[index]
                 segments.append(Segment(plain[max(begin, run_start):min(stop, run_end)],
                                         run_style))
+                index += 1
             strips.append(Strip(trim_line(segments)))
         line_start += len(line) + 1
     return strips
@@ -407,29 +410,33 @@ def _paragraph_style(style: RenderStyle) -> Style | None:
 
 def render_paragraph(source: str, style: RenderStyle, width: int) -> list[Strip] | None:
     """A paragraph drawn without Rich's Markdown (a paragraph is drawn on every frame while
-    it streams); the same lines as `render_markdown`. A paragraph of plain words skips
-    markdown-it too. None when `source` is not one paragraph of text, emphasis, code and
-    links."""
+    it streams); the same lines as `render_markdown`. None when `source` is not one
+    paragraph of text, emphasis, code and links."""
     width = max(1, width)
+    lines = _wrapped_paragraph(source, style, width)
+    if isinstance(lines, Text):  # a character that might not take one cell: Rich measures it
+        console = console_for(style)
+        rendered = console.render_lines(lines, console.options.update(width=width), pad=False,
+                                        new_lines=False)
+        return [Strip(trim_line(line)) for line in rendered]
+    return lines
+
+
+def _wrapped_paragraph(source: str, style: RenderStyle,
+                       width: int) -> list[Strip] | Text | None:
+    """`source` wrapped by our own word wrap when it is one paragraph (a paragraph of plain
+    words skips markdown-it too); its Text when only Rich can wrap it (see `wrap_styled`);
+    None when it is not one paragraph."""
     plain = plain_paragraph(source)
     if plain is not None:
-        return _plain_lines(plain, style, width)
+        paragraph = _paragraph_style(style)
+        return [Strip([Segment(line, paragraph)], len(line)) if line else Strip([])
+                for line in wrap_plain(plain, width)]
     text = _paragraph_text(source, style)
     if text is None:
         return None
     strips = wrap_styled(text, width)
-    if strips is None:  # a character that might not take one cell: Rich measures it
-        console = console_for(style)
-        lines = console.render_lines(text, console.options.update(width=width), pad=False,
-                                     new_lines=False)
-        strips = [Strip(trim_line(line)) for line in lines]
-    return strips
-
-
-def _plain_lines(plain: str, style: RenderStyle, width: int) -> list[Strip]:
-    paragraph = _paragraph_style(style)
-    return [Strip([Segment(line, paragraph)], len(line)) if line else Strip([])
-            for line in wrap_plain(plain, width)]
+    return text if strips is None else strips
 
 
 _LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|([0-9]{1,9})[.)]) {1,4}(?=\S)")
@@ -437,35 +444,40 @@ _LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|([0-9]{1,9})[.)]) {1,4}(?=\S)")
 spaces or more would start indented code)."""
 
 
+@lru_cache(maxsize=16)
+def _marker_styles(style: RenderStyle) -> tuple[Style, Style] | None:
+    """The bullet's and the number's styles, or None when Rich would lay list styles over
+    an item's text or paint a marker's background (such items are left to Rich)."""
+    console = console_for(style)
+    if console.get_style("markdown.item", default="none") or \
+            console.get_style("markdown.list", default="none"):
+        return None
+    bullet = console.get_style("markdown.item.bullet", default="none")
+    number = console.get_style("markdown.item.number", default="none")
+    if bullet.bgcolor is not None or number.bgcolor is not None:
+        return None
+    return bullet, number
+
+
 def render_list_item(source: str, style: RenderStyle, width: int) -> list[Strip] | None:
     """One list item whose text is one paragraph, drawn as `render_markdown` draws it (the
     bullet, or the number, then the text wrapped beside it) without Rich's Markdown: a list
     item is drawn on every frame while it streams. None for any other item."""
     item = _LIST_ITEM.match(source)
-    if item is None:
+    markers = _marker_styles(style)
+    if item is None or markers is None:
         return None
-    console = console_for(style)
-    if console.get_style("markdown.item", default="none") or \
-            console.get_style("markdown.list", default="none"):
-        return None  # Rich would lay those styles over the text: it draws such items
     number = item.group(1)
     if number is None:
-        marker_style = console.get_style("markdown.item.bullet", default="none")
-        first, rest = Segment(" • ", marker_style), Segment("   ", marker_style)
+        first, rest = Segment(" • ", markers[0]), Segment("   ", markers[0])
     else:  # as _ListItem.render_number draws an item numbered alone
-        marker_style = console.get_style("markdown.item.number", default="none")
         number = str(int(number))
-        first = Segment(f" {number}. ", marker_style)
+        first = Segment(f" {number}. ", markers[1])
         rest = Segment(" " * (len(number) + 3))
-    if marker_style.bgcolor is not None or width - first.cell_length < 2:
+    if width - first.cell_length < 2:
         return None
-    content = source[item.end():]
-    width -= first.cell_length
-    plain = plain_paragraph(content)
-    if plain is not None:
-        lines = _plain_lines(plain, style, width)
-    elif (text := _paragraph_text(content, style)) is None or \
-            (lines := wrap_styled(text, width)) is None:
+    lines = _wrapped_paragraph(source[item.end():], style, width - first.cell_length)
+    if not isinstance(lines, list):
         return None
     return [Strip(trim_line([first if index == 0 else rest, *line]))
             for index, line in enumerate(lines)]
