@@ -26,7 +26,7 @@ from tui_chat.store import (
     title_from,
 )
 from tui_chat.store import database as store_database
-from tui_chat.store.migrations import LATEST_VERSION
+from tui_chat.store.migrations import LATEST_VERSION, MIGRATIONS
 
 
 def ticking_clock():
@@ -48,6 +48,20 @@ def mode(path: Path) -> int:
 def raw(path: Path) -> sqlite3.Connection:
     """A plain connection, to look at the file without the store."""
     return sqlite3.connect(path, isolation_level=None)
+
+
+def indexed(path: Path, word: str) -> int:
+    """How many messages the full-text index itself holds `word` in."""
+    with raw(path) as db:
+        return db.execute("SELECT count(*) FROM message_search WHERE message_search MATCH ?",
+                          (f'"{word}"',)).fetchone()[0]
+
+
+def check_index(path: Path) -> None:
+    """Raises unless the index is whole and matches the messages (all of them ended)."""
+    with raw(path) as db:
+        db.execute("INSERT INTO message_search (message_search, rank)"
+                   " VALUES ('integrity-check', 1)")
 
 
 def metrics() -> Metrics:
@@ -109,6 +123,31 @@ class TestFile:
 
         with raw(path) as db:
             assert db.execute("PRAGMA user_version").fetchone() == (LATEST_VERSION,)
+
+    def test_version_2_file_keeps_a_streaming_answer_findable_once(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "v2.db"
+        with raw(path) as db:  # version 2 indexed answers while they streamed
+            for migration in MIGRATIONS[:2]:
+                for statement in migration.statements:
+                    db.execute(statement)
+            db.execute("INSERT INTO conversations VALUES (1, 'Sea life', '', '',"
+                       " '2024-01-01T00:00:00.000000+00:00', '2024-01-01T00:00:05.000000+00:00')")
+            db.execute("INSERT INTO messages (conversation_id, position, role, content, status,"
+                       " created_at, updated_at) VALUES (1, 1, 'assistant', 'half a story about"
+                       " otters', 'streaming', '2024-01-01T00:00:01.000000+00:00',"
+                       " '2024-01-01T00:00:01.000000+00:00')")
+            db.execute("PRAGMA user_version = 2")
+        assert indexed(path, "otters") == 1
+
+        with ConversationStore(path) as opened:
+            assert indexed(path, "otters") == 0
+            assert [hit.message_id for hit in opened.search("otters")] == [1]
+            assert opened.mark_interrupted() == 1
+            assert indexed(path, "otters") == 1
+            assert [hit.message_id for hit in opened.search("otters")] == [1]
+        check_index(path)
 
     def test_newer_schema_is_refused_and_left_alone(self, tmp_path: Path) -> None:
         path = tmp_path / "future.db"
@@ -422,6 +461,31 @@ class TestSearch:
         store.save_partial(answer, "an answer about narwhals")
 
         assert [h.message_id for h in store.search("narwhal")] == [answer]
+
+    def test_a_streaming_answer_is_indexed_once_when_it_ends(
+        self, store: ConversationStore
+    ) -> None:
+        cid = store.create_conversation()
+        answer = store.start_answer(cid, model="m")
+        for text in ("an answer", "an answer about", "an answer about narwhals"):
+            store.save_partial(answer, text)
+
+        assert indexed(store.path, "narwhal") == 0  # partial saves leave the index alone
+        assert [h.message_id for h in store.search("narwhal")] == [answer]
+        assert [h.message_id for h in store.search("ab")] == [answer]  # short: not the index
+
+        store.finish_answer(answer, "an answer about narwhals and walruses", "cancelled")
+
+        assert indexed(store.path, "narwhal") == 1
+        assert [h.message_id for h in store.search("narwhal walrus")] == [answer]
+        assert [h.message_id for h in store.search("ab")] == [answer]
+        retry = store.start_answer(cid, model="m", replaces=answer)
+        store.save_partial(retry, "narwhals again")
+        assert [h.message_id for h in store.search("narwhal")] == [retry]
+        store.finish_answer(retry, "narwhals, finally", "done")
+        store.delete(cid)
+        assert store.search("narwhal") == []
+        check_index(store.path)
 
     def test_long_message_snippet_is_cut_around_the_match(
         self, store: ConversationStore

@@ -341,7 +341,7 @@ class ConversationStore:
         return _last_id(cursor)
 
     def save_partial(self, message_id: int, content: str) -> bool:
-        """Save the text of an answer still streaming (about once a second).
+        """Save the text of an answer still streaming (the app does so twice a second).
 
         Returns:
             False if the message is not streaming any more (finished, or marked interrupted),
@@ -438,6 +438,7 @@ class ConversationStore:
         if not terms:
             return []
         found = self._matches("title", terms, limit)
+        found += self._streaming_matches(terms, limit - len(found))
         found += self._matches("message", terms, limit - len(found))
         pattern = re.compile("|".join(map(re.escape, terms)), re.IGNORECASE)
         hits = []
@@ -447,6 +448,20 @@ class ConversationStore:
                 SearchHit(conversation_id, message_id, title, role, snippet, highlights)
             )
         return hits
+
+    def _streaming_matches(self, terms: list[str], limit: int) -> list[tuple[Any, ...]]:
+        """Answers still streaming: not in the index yet (see migration 3), and few."""
+        if limit <= 0:
+            return []
+        rows = self._read(
+            "SELECT m.conversation_id, m.id, c.title, m.role, m.content FROM messages m"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE m.status = 'streaming' AND m.is_current = 1 ORDER BY m.id DESC",
+            (),
+        )
+        folded = [term.casefold() for term in terms]
+        return [row for row in rows
+                if all(term in row[4].casefold() for term in folded)][:limit]
 
     def _matches(
         self, kind: Literal["title", "message"], terms: list[str], limit: int
@@ -464,7 +479,7 @@ class ConversationStore:
                 " JOIN conversations c ON c.id = m.conversation_id"
             )
             index, join, text = "message_search", "m.id = message_search.rowid", "m.content"
-            where = ["m.is_current = 1"]
+            where = ["m.is_current = 1", "m.status != 'streaming'"]
         params: list[object] = []
         if indexed:
             select += f" JOIN {index} ON {join}"
