@@ -135,8 +135,9 @@ _FULL_TEXT_SEARCH = Migration(
 
 # Indexing a message costs time in proportion to its length (the trigram tokenizer writes an
 # entry per character), and version 2 indexed a streaming answer again at every partial save:
-# 66 ms per save for a 1 MB answer, twice a second, on the UI thread. Now a message is in the
-# index once it has stopped streaming; `search` scans the (few) streaming ones directly.
+# 81-91 ms per save for a 1 MB answer (store_bench), twice a second, on the UI thread. Now a
+# message is in the index once it has stopped streaming; `search` scans the (few) streaming
+# ones directly.
 _INDEX_ENDED_ANSWERS = Migration(
     3,
     "search index holds only messages that have stopped streaming",
