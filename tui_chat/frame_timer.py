@@ -1,0 +1,39 @@
+"""FrameTimer: the screen's update timer, paced from its last frame.
+
+Textual draws a screen when its update timer ticks: the screen resumes the timer when
+something needs drawing, and the tick pauses it again. Textual's timer keeps a grid of ticks
+from when it first ran. When a tick comes later than the next point of that grid, it jumps one
+point too far, so the tick after it waits one to two intervals (17-33 ms at 60 frames a second)
+instead of at most one. While an answer streams the screen is drawn in spells, so most frames
+are late, and a key typed between two frames waited for that. Measured in the pty at 5,000
+chunks a second (one run each, 19 keys): a key handled → its echo written took up to 30 ms with
+Textual's timer, and up to 13 ms with this one.
+
+This timer ticks as soon as it is resumed, unless the last tick was less than an interval ago;
+then it ticks when that interval is up. It is still at most one frame per interval.
+"""
+
+from __future__ import annotations
+
+from textual._time import get_time, sleep
+from textual.timer import EventTargetGone, Timer
+
+
+class FrameTimer(Timer):
+    """A repeating timer whose ticks are at least `interval` apart, and no further."""
+
+    async def _run(self) -> None:
+        last = float("-inf")
+        count = 0
+        while self._repeat is None or count < self._repeat:
+            await self._active.wait()
+            wait = last + self._interval - get_time()
+            if wait > 0:
+                await sleep(wait)
+                await self._active.wait()
+            last = get_time()
+            count += 1
+            try:
+                await self._tick(next_timer=last, count=count)
+            except EventTargetGone:
+                break
