@@ -15,6 +15,9 @@ then it ticks when that interval is up. It is still at most one frame per interv
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual import constants
 from textual._time import get_time, sleep
 from textual.timer import EventTargetGone, Timer
 
@@ -37,3 +40,21 @@ class FrameTimer(Timer):
                 await self._tick(next_timer=last, count=count)
             except EventTargetGone:
                 break
+
+
+class PacedUpdates:
+    """For a Screen subclass, listed before Screen: its frames are drawn by a FrameTimer."""
+
+    _frame_timer: FrameTimer | None = None
+
+    @property
+    def _update_timer(self) -> Timer:
+        timer = self._frame_timer
+        if timer is None:
+            screen: Any = self
+            timer = self._frame_timer = FrameTimer(
+                screen, 1 / constants.MAX_FPS, name="screen_update",
+                callback=screen._on_timer_update, pause=True)
+            timer._start()
+            screen._timers.add(timer)  # stopped with the screen, as set_interval's timers are
+        return timer

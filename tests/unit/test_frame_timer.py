@@ -89,3 +89,40 @@ async def test_a_paused_timer_does_not_tick(screen: Screenish) -> None:
     await settle()
 
     assert screen.ticks == []
+
+
+def test_every_screen_of_ours_is_paced() -> None:
+    import importlib
+    import pkgutil
+
+    from textual.screen import Screen
+
+    import tui_chat.screens
+
+    screens = []
+    for module_info in pkgutil.iter_modules(tui_chat.screens.__path__):
+        module = importlib.import_module(f"tui_chat.screens.{module_info.name}")
+        screens += [value for value in vars(module).values()
+                    if isinstance(value, type) and issubclass(value, Screen)
+                    and value.__module__ == module.__name__]
+    assert len(screens) >= 7
+    assert [screen.__name__ for screen in screens
+            if not issubclass(screen, frame_timer.PacedUpdates)] == []
+
+
+async def test_the_running_chat_screen_draws_with_a_frame_timer() -> None:
+    from tui_chat.app import make_app
+    from tui_chat.config import load_settings
+    from tui_chat.providers.scripted import ScriptedProvider
+    from tui_chat.screens.chat import ChatScreen
+
+    settings = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="m")
+    app = make_app(settings, ScriptedProvider([]))
+    async with app.run_test() as pilot:
+        await pilot.press("h", "i")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        assert isinstance(screen._update_timer, FrameTimer)
+        assert screen._update_timer in screen._timers
+        assert "hi" in app.screen.query_one("#prompt").text

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
-from textual import constants, events, on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -22,7 +22,7 @@ from textual.worker import Worker
 
 from tui_chat import collector
 from tui_chat.compositor import RowCompositor
-from tui_chat.frame_timer import FrameTimer
+from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import Message, MessageStatus, ProviderError, RequestParams, StreamBroken
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
@@ -64,7 +64,7 @@ class ChatOptions:
     """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(PacedUpdates, Screen[None]):
     """One conversation: type, watch the answer stream, pause, cancel, retry."""
 
     CSS_PATH = "chat.tcss"
@@ -140,21 +140,6 @@ class ChatScreen(Screen[None]):
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars)
         yield StatusBar(id="status")
         yield KeyFooter()
-
-    @property
-    def _update_timer(self) -> Timer:
-        # Textual's own update timer draws a frame up to two intervals after a late one (see
-        # frame_timer.py); a key typed while an answer streams waited for it.
-        timer = self._frame_timer
-        if timer is None:
-            timer = self._frame_timer = FrameTimer(
-                self, 1 / constants.MAX_FPS, name="screen_update",
-                callback=self._on_timer_update, pause=True)
-            timer._start()
-            self._timers.add(timer)  # stopped with the screen, as set_interval's timers are
-        return timer
-
-    _frame_timer: FrameTimer | None = None
 
     def on_screen_suspend(self) -> None:
         # Another screen draws now; what this one knows of the terminal goes stale.

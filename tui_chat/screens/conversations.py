@@ -21,6 +21,7 @@ from textual.visual import RenderOptions, Visual
 from textual.widgets import Button, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_chat.frame_timer import PacedUpdates
 from tui_chat.sanitize import sanitize_line
 from tui_chat.store import ConversationStore, ConversationSummary, SearchHit, StoreError
 
@@ -148,7 +149,7 @@ _META = ".conversation-list--meta"
 _MATCH = ".conversation-list--match"
 
 
-class ConversationsScreen(ModalScreen[ConversationChoice | None]):
+class ConversationsScreen(PacedUpdates, ModalScreen[ConversationChoice | None]):
     """The stored conversations, newest first, with full-text search across all of them.
 
     Dismisses with `OpenConversation`, `NewConversation`, or None when closed. If the
@@ -410,7 +411,7 @@ class ConversationsScreen(ModalScreen[ConversationChoice | None]):
         return moment.astimezone(self._timezone).strftime(DATE_FORMAT)
 
 
-class RenameConversationScreen(ModalScreen[str | None]):
+class RenameConversationScreen(PacedUpdates, ModalScreen[str | None]):
     """Asks for a conversation's new title; dismisses with it, or None if cancelled."""
 
     DEFAULT_CSS = """
@@ -462,7 +463,7 @@ class RenameConversationScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmDeleteScreen(ModalScreen[bool]):
+class ConfirmDeleteScreen(PacedUpdates, ModalScreen[bool]):
     """Asks before a conversation is deleted for good; dismisses with True to delete."""
 
     DEFAULT_CSS = """

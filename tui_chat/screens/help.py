@@ -11,6 +11,8 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui_chat.frame_timer import PacedUpdates
+
 _TIPS = (
     "Enter sends · Shift+Enter, Ctrl+J or Alt+Enter starts a new line.\n"
     "Keys can be changed in the config file's [keys] table by binding id,\n"
@@ -18,7 +20,7 @@ _TIPS = (
 )
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(PacedUpdates, ModalScreen[None]):
     """Lists the keys that work on the screen the person came from."""
 
     DEFAULT_CSS = """

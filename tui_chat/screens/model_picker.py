@@ -14,11 +14,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_chat.frame_timer import PacedUpdates
 from tui_chat.providers.base import Provider
 from tui_chat.sanitize import sanitize_line
 
 
-class ModelPicker(ModalScreen[str | None]):
+class ModelPicker(PacedUpdates, ModalScreen[str | None]):
     """Lists `/v1/models` (or the configured names when the server cannot say); Enter picks."""
 
     DEFAULT_CSS = """

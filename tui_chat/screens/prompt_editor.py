@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
+from tui_chat.frame_timer import PacedUpdates
 from tui_chat.sanitize import sanitize
 
 
@@ -26,7 +27,7 @@ class ConversationSetup:
     max_tokens: int | None
 
 
-class PromptEditor(ModalScreen[ConversationSetup | None]):
+class PromptEditor(PacedUpdates, ModalScreen[ConversationSetup | None]):
     """The system prompt (with the configured presets), temperature and max tokens."""
 
     DEFAULT_CSS = """
