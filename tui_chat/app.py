@@ -93,6 +93,10 @@ class TuiChatApp(App[None]):
         warm_up = getattr(self.provider, "warm_up", None)
         if warm_up is not None:
             warm_up()
+        # What was just imported (the SDK, pydantic's models, Pygments: about 100,000 objects)
+        # lives as long as the app too; full collections scanned it all again after every
+        # answer. No collection first: that alone would stall the screen for 55-75 ms.
+        self.call_from_thread(gc.freeze)
 
     def on_mount(self) -> None:
         if self.settings.keymap:

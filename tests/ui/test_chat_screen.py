@@ -284,3 +284,21 @@ async def test_the_footer_follows_the_phase_without_being_rebuilt() -> None:
         await settle(app, pilot)
         assert keys()["cancel"].has_class("-disabled")
         assert not keys()["retry"].has_class("-disabled")
+
+
+async def test_what_the_warm_up_builds_is_kept_out_of_full_collections() -> None:
+    import gc
+
+    from tui_chat.providers import make_provider
+
+    provider = make_provider(SETTINGS, deferred=True)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test():
+        async with asyncio.timeout(20):  # built, and the worker gone once it has finished
+            while provider._provider is None or any(
+                    worker.group == "warm-up" for worker in app.workers):
+                await asyncio.sleep(0.05)
+        built = provider._provider
+        assert built is not None
+        # Frozen objects are not among those a collection scans.
+        assert all(obj is not built for obj in gc.get_objects())
