@@ -183,6 +183,9 @@ def run_app(argv: Sequence[str]) -> int:
             notices.append(missing_key_message(settings))
         app = make_app(settings, provider, startup_notices=notices, store=store,
                        conversation_id=conversation_id)
+        # Keys are read by Textual's input thread, which needs the GIL to pass each one on; while
+        # an answer floods in, the UI thread holds it for the whole switch interval (5 ms).
+        sys.setswitchinterval(0.001)
         app.run()
     return 0
 
