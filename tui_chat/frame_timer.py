@@ -23,7 +23,10 @@ from textual.timer import EventTargetGone, Timer
 
 
 class FrameTimer(Timer):
-    """A repeating timer whose ticks are at least `interval` apart, and no further."""
+    """A repeating timer whose ticks are at least `interval` apart, and no further.
+
+    `reset()` has no effect here (the screen never calls it): there is no grid to restart.
+    """
 
     async def _run(self) -> None:
         last = float("-inf")
