@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from textual.widgets import TextArea
 
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.models import AuthFailed, Delta, Finished, Usage
+from tui_chat.providers import make_provider
 from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.screens.chat import ChatScreen
 from tui_chat.widgets.message_view import MessageView
@@ -287,10 +289,6 @@ async def test_the_footer_follows_the_phase_without_being_rebuilt() -> None:
 
 
 async def test_what_the_warm_up_builds_is_kept_out_of_full_collections() -> None:
-    import gc
-
-    from tui_chat.providers import make_provider
-
     provider = make_provider(SETTINGS, deferred=True)
     app = make_app(SETTINGS, provider)
     async with app.run_test():

@@ -4,14 +4,22 @@ a resumed timer ticks at once, or one interval after its last tick, and never la
 from __future__ import annotations
 
 import asyncio
+import importlib
+import pkgutil
 from collections.abc import AsyncIterator
 
 import pytest
 from textual._context import active_app
 from textual.app import App
+from textual.screen import Screen
 
+import tui_chat.screens
 from tui_chat import frame_timer
+from tui_chat.app import make_app
+from tui_chat.config import load_settings
 from tui_chat.frame_timer import FrameTimer
+from tui_chat.providers.scripted import ScriptedProvider
+from tui_chat.screens.chat import ChatScreen
 
 
 class VirtualClock:
@@ -92,13 +100,6 @@ async def test_a_paused_timer_does_not_tick(screen: Screenish) -> None:
 
 
 def test_every_screen_of_ours_is_paced() -> None:
-    import importlib
-    import pkgutil
-
-    from textual.screen import Screen
-
-    import tui_chat.screens
-
     screens = []
     for module_info in pkgutil.iter_modules(tui_chat.screens.__path__):
         module = importlib.import_module(f"tui_chat.screens.{module_info.name}")
@@ -111,11 +112,6 @@ def test_every_screen_of_ours_is_paced() -> None:
 
 
 async def test_the_running_chat_screen_draws_with_a_frame_timer() -> None:
-    from tui_chat.app import make_app
-    from tui_chat.config import load_settings
-    from tui_chat.providers.scripted import ScriptedProvider
-    from tui_chat.screens.chat import ChatScreen
-
     settings = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="m")
     app = make_app(settings, ScriptedProvider([]))
     async with app.run_test() as pilot:

@@ -36,6 +36,11 @@ _STATUSES: tuple[str, ...] = get_args(StoredStatus)
 _ANSWER_ROLES = ("assistant", "error")
 _TRIGRAM = 3
 """Shortest term the trigram index can find; shorter terms are matched by scanning."""
+_MESSAGE_HITS = (
+    "SELECT m.conversation_id, m.id, c.title, m.role, m.content FROM messages m"
+    " JOIN conversations c ON c.id = m.conversation_id"
+)
+"""The columns a message search hit is made from (see `search`)."""
 _SNIPPET_BEFORE = 40
 _SNIPPET_LENGTH = 140
 
@@ -454,11 +459,8 @@ class ConversationStore:
         if limit <= 0:
             return []
         rows = self._read(
-            "SELECT m.conversation_id, m.id, c.title, m.role, m.content FROM messages m"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " WHERE m.status = 'streaming' AND m.is_current = 1 ORDER BY m.id DESC",
-            (),
-        )
+            f"{_MESSAGE_HITS} WHERE m.status = 'streaming' AND m.is_current = 1"
+            " ORDER BY m.id DESC", ())
         folded = [term.casefold() for term in terms]
         return [row for row in rows
                 if all(term in row[4].casefold() for term in folded)][:limit]
@@ -474,10 +476,7 @@ class ConversationStore:
             select = "SELECT c.id, NULL, c.title, NULL, c.title FROM conversations c"
             index, join, text, where = "title_search", "c.id = title_search.rowid", "c.title", []
         else:
-            select = (
-                "SELECT m.conversation_id, m.id, c.title, m.role, m.content FROM messages m"
-                " JOIN conversations c ON c.id = m.conversation_id"
-            )
+            select = _MESSAGE_HITS
             index, join, text = "message_search", "m.id = message_search.rowid", "m.content"
             where = ["m.is_current = 1", "m.status != 'streaming'"]
         params: list[object] = []
