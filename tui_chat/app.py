@@ -32,7 +32,7 @@ class TuiChatApp(App[None]):
     TITLE = "tui-chat"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("ctrl+q,f10", "quit", "Quit", priority=True, id="app.quit"),
         Binding("f1", "help", "Help", id="app.help"),
     ]
 
@@ -144,12 +144,12 @@ class TuiChatApp(App[None]):
                             screen.action_retry)
         yield SystemCommand("Chat: cancel", "Stop the running answer, keep its text (esc)",
                             screen.action_cancel)
-        yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s)",
+        yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s, f8)",
                             screen.action_toggle_pause)
         yield SystemCommand("Chat: copy last answer", "As Markdown, via OSC 52 (ctrl+g)",
                             screen.action_copy_answer)
         yield SystemCommand("Chat: copy code block", "A code block of the focused message or "
-                            "the last answer; again for the one before (ctrl+b)",
+                            "the last answer; again for the one before (f5)",
                             self.action_copy_code)
         yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
                             screen.action_pick_model)

@@ -186,7 +186,10 @@ def run_app(argv: Sequence[str]) -> int:
         # Keys are read by Textual's input thread, which needs the GIL to pass each one on; while
         # an answer floods in, the UI thread holds it for the whole switch interval (5 ms).
         sys.setswitchinterval(0.001)
-        app.run()
+        from tui_chat.flow_control import flow_control_off
+
+        with flow_control_off():  # Ctrl+S / Ctrl+Q reach the app, not the terminal
+            app.run()
     return 0
 
 

@@ -6,6 +6,10 @@ pasted Ctrl+Q byte quits, a BEL copies. Many terminals strip ESC from pastes, bu
 text copied from a web page or a log can carry them. So every ESC between the paste markers,
 except the one that ends the paste, becomes a visible ␛ before the parser sees it; the paste
 then arrives as the one `Paste` event it is, and the prompt input sanitises the rest.
+
+The same parser also reads ESC CR as Alt+Enter. That is what tmux (3.3, default settings),
+xterm and most terminals send for Alt+Enter, and Textual 8.2.8 drops the Alt for keys it maps
+by name (the result is a plain Enter, which sends the prompt instead of starting a new line).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
+from textual import events
 from textual._xterm_parser import XTermParser
 
 from tui_chat.sanitize import ESCAPE_PLACEHOLDER
@@ -92,6 +97,13 @@ class GuardedXTermParser(XTermParser):
     def feed(self, data: str) -> Iterable[Any]:
         # "" means end of input to the parser: pass it on as it is.
         return super().feed(self.paste_filter(data) if data else data)
+
+    def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[Any]:
+        # Called by the parser for ESC followed by one character (alt=True); Textual's own
+        # version forgets the Alt when that character is a named key such as CR.
+        if alt and sequence == "\r":
+            return (events.Key("alt+enter", None),)
+        return super()._sequence_to_key_events(sequence, alt)
 
 
 def install() -> None:

@@ -34,7 +34,7 @@ async def test_copy_last_answer_and_last_code_block() -> None:
         await settle(app, pilot)
         await pilot.press("ctrl+g")
         assert app.clipboard == ANSWER
-        await pilot.press("ctrl+b")
+        await pilot.press("f5")
         assert app.clipboard == "print('hi')\n"
 
 
@@ -44,11 +44,11 @@ async def test_copy_code_cycles_through_the_blocks_of_the_answer() -> None:
     async with app.run_test() as pilot:
         await pilot.press(*"q", "enter")
         await settle(app, pilot)
-        await pilot.press("ctrl+b")
+        await pilot.press("f5")
         assert app.clipboard == "two\n"
-        await pilot.press("ctrl+b")
+        await pilot.press("f5")
         assert app.clipboard == "one\n"
-        await pilot.press("ctrl+b")
+        await pilot.press("f5")
         assert app.clipboard == "two\n"
 
 

@@ -72,13 +72,13 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="chat.cancel"),
-        Binding("ctrl+s", "toggle_pause", "Pause", id="chat.pause"),
+        Binding("ctrl+s,f8", "toggle_pause", "Pause", id="chat.pause"),
         Binding("ctrl+r", "retry", "Retry", id="chat.retry"),
         Binding("ctrl+end", "follow", "Follow", show=False, id="chat.follow"),
         Binding("ctrl+o", "conversations", "Chats", id="chat.conversations"),
         Binding("ctrl+n", "new_conversation", "New", show=False, id="chat.new"),
         Binding("ctrl+g,f4", "copy_answer", "Copy", id="chat.copy"),
-        Binding("ctrl+b", "copy_code", "Copy code", show=False, id="chat.copy_code"),
+        Binding("f5", "copy_code", "Copy code", show=False, id="chat.copy_code"),
         Binding("f2", "pick_model", "Model", id="chat.model"),
         Binding("f3", "edit_system", "System", show=False, id="chat.system"),
     ]

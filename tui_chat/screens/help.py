@@ -14,9 +14,10 @@ from textual.widgets import Static
 from tui_chat.frame_timer import PacedUpdates
 
 _TIPS = (
-    "Enter sends · Shift+Enter, Ctrl+J or Alt+Enter starts a new line.\n"
+    "Enter sends. New line: Ctrl+J everywhere; Alt+Enter in most terminals, tmux and\n"
+    "screen; Shift+Enter only where the terminal reports it (not through tmux).\n"
     "Keys can be changed in the config file's [keys] table by binding id,\n"
-    'e.g. "chat.cancel" = "f8". Ctrl+P opens the command palette.'
+    'e.g. "chat.cancel" = "f9". Ctrl+P opens the command palette.'
 )
 
 
@@ -52,19 +53,24 @@ class HelpScreen(PacedUpdates, ModalScreen[None]):
             yield Static(Content(_TIPS), id="help-tips")
 
     def _table(self) -> Content:
-        ours: dict[str, tuple[str, str]] = {}
+        ours: dict[str, tuple[list[str], str]] = {}
         editing: dict[str, str] = {}
         for active in self._beneath.active_bindings.values():
             binding = active.binding
             description = binding.description or binding.action
             keys = self.app.get_key_display(binding)
             if binding.id:
-                ours.setdefault(binding.id, (keys, description))
+                # Every key of the binding: the first may be one a terminal or tmux swallows.
+                shown, _ = ours.setdefault(binding.id, ([], description))
+                if keys not in shown:
+                    shown.append(keys)
             else:
                 editing.setdefault(description, keys)
-        width = max((len(keys) for keys, _ in ours.values()), default=4) + 2
+        joined = {binding_id: (" ".join(keys), description)
+                  for binding_id, (keys, description) in ours.items()}
+        width = max((len(keys) for keys, _ in joined.values()), default=4) + 2
         lines = ["Keys", ""]
-        for binding_id, (keys, description) in sorted(ours.items()):
+        for binding_id, (keys, description) in sorted(joined.items()):
             lines.append(f"{keys.ljust(width)}{description.ljust(12)}  {binding_id}")
         if editing:
             lines += ["", "In the input: " + " · ".join(

@@ -53,7 +53,7 @@ class PromptEditor(PacedUpdates, ModalScreen[ConversationSetup | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="prompt-editor.cancel"),
-        Binding("ctrl+s", "save", "Save", id="prompt-editor.save"),
+        Binding("ctrl+s,f5", "save", "Save", id="prompt-editor.save"),
     ]
 
     def __init__(self, current: str, presets: Mapping[str, str], *,
@@ -66,7 +66,7 @@ class PromptEditor(PacedUpdates, ModalScreen[ConversationSetup | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="editor"):
-            yield Static(Content("System prompt for this conversation (ctrl+s saves)"))
+            yield Static(Content("System prompt for this conversation (ctrl+s or f5 saves)"))
             if self._presets:
                 yield Select([(name, name) for name in self._presets], prompt="Presets",
                              id="editor-preset")

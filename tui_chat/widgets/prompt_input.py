@@ -1,4 +1,4 @@
-"""PromptInput: the multiline prompt. Enter sends; Shift+Enter or Ctrl+J starts a new line."""
+"""PromptInput: the multiline prompt. Enter sends; Ctrl+J or Alt+Enter start a new line."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class PromptInput(TextArea):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("shift+enter,ctrl+j,alt+enter", "newline", "New line", show=False,
+        Binding("ctrl+j,alt+enter,shift+enter", "newline", "New line", show=False,
                 id="prompt.newline"),
     ]
 
@@ -61,7 +61,7 @@ class PromptInput(TextArea):
             tab_behavior="focus",
             show_line_numbers=False,
             language=None,
-            placeholder="Ask anything · Enter sends · Shift+Enter / Ctrl+J new line",
+            placeholder="Ask anything · Enter sends · Ctrl+J or Alt+Enter new line",
             highlight_cursor_line=False,
             compact=True,
         )
