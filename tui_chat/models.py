@@ -5,7 +5,7 @@ No Textual and no SDK imports here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["system", "user", "assistant"]
@@ -106,13 +106,41 @@ class Metrics:
         return self.tokens / span if span > 0 else None
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    """What one conversation asks of the model. Each conversation keeps its own: it is stored
+    with the conversation and restored when the conversation is opened again."""
+
+    model: str
+    system: str = ""
+    temperature: float | None = None
+    """None: the server's default."""
+    max_tokens: int | None = None
+    """None: the server's default."""
+
+    def request_params(self, *, stream: bool = True) -> RequestParams:
+        return RequestParams(self.model, temperature=self.temperature,
+                             max_tokens=self.max_tokens, stream=stream)
+
+    def summary(self, defaults: ConversationSettings) -> str:
+        """The parameters in a few words, for the status bar ("" when none is set)."""
+        parts = []
+        if self.temperature is not None:
+            parts.append(f"T {self.temperature:g}")
+        if self.max_tokens is not None:
+            parts.append(f"max {self.max_tokens:,}")
+        if self.system != defaults.system:
+            parts.append("own prompt" if self.system else "no prompt")
+        return " ".join(parts)
+
+
 @dataclass(slots=True)
 class Conversation:
-    """A conversation as the app holds it in memory."""
+    """The conversation a chat screen shows: its id once stored, and its own settings."""
 
+    settings: ConversationSettings
     id: int | None = None
-    title: str = ""
-    messages: list[Message] = field(default_factory=list)
+    """None until the first message stores it."""
 
 
 class ProviderError(Exception):

@@ -134,8 +134,9 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
 
         try:
             store = open_store(args.db)
-            conversation = store.create_conversation(model=settings.model,
-                                                     system=settings.system)
+            conversation = store.create_conversation(
+                model=settings.model, system=settings.system,
+                temperature=settings.temperature, max_tokens=settings.max_tokens)
             store.set_title_if_empty(conversation, prompt)
             store.add_message(conversation, "user", prompt, model=settings.model)
             answer_id = store.start_answer(conversation, model=settings.model)

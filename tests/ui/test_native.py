@@ -92,7 +92,7 @@ async def test_system_prompt_can_be_edited_from_a_preset() -> None:
         await pilot.pause()
         await pilot.press(*"hi", "enter")
         await settle(app, pilot)
-        assert screen.options.system == "Reply in French."
+        assert screen.conversation.settings.system == "Reply in French."
         messages, params = provider.requests[-1]
         assert messages[0].content == "Reply in French."
         assert (params.temperature, params.max_tokens) == (0.3, 256)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_chat.models import Message, Metrics
+from tui_chat.models import ConversationSettings, Message, Metrics
 from tui_chat.store import (
     BadExport,
     ConversationStore,
@@ -148,6 +148,36 @@ class TestFile:
             assert indexed(path, "otters") == 1
             assert [hit.message_id for hit in opened.search("otters")] == [1]
         check_index(path)
+
+    def test_version_3_conversations_take_unsaved_parameters_from_the_settings(
+        self, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "v3.db"
+        with raw(path) as db:  # version 3 kept model and prompt, not temperature or max tokens
+            for migration in MIGRATIONS[:3]:
+                for statement in migration.statements:
+                    db.execute(statement)
+            db.execute("INSERT INTO conversations VALUES (1, 'Old', '', 'Old prompt.',"
+                       " '2024-01-01T00:00:00.000000+00:00', '2024-01-01T00:00:05.000000+00:00')")
+            db.execute("PRAGMA user_version = 3")
+        defaults = ConversationSettings("default-model", "Default.", 0.7, 100)
+
+        with ConversationStore(path) as opened:
+            old = opened.get_conversation(1)
+            assert old.settings(defaults) == ConversationSettings(
+                "default-model", "Old prompt.", 0.7, 100)
+            new = opened.create_conversation(model="m", system="")
+            assert opened.get_conversation(new).settings(defaults) == ConversationSettings(
+                "m", "", None, None)  # saved as the server's defaults, not "unknown"
+            opened.set_conversation_settings(1, ConversationSettings("m2", "P.", 0.2, None))
+            assert opened.get_conversation(1).settings(defaults) == ConversationSettings(
+                "m2", "P.", 0.2, None)
+            exported = opened.export_json(1)
+            assert (exported["conversation"]["temperature"],
+                    exported["conversation"]["max_tokens"]) == (0.2, None)
+            copy = opened.import_json(exported)
+            assert opened.get_conversation(copy).settings(defaults) == ConversationSettings(
+                "m2", "P.", 0.2, None)
 
     def test_newer_schema_is_refused_and_left_alone(self, tmp_path: Path) -> None:
         path = tmp_path / "future.db"

@@ -23,7 +23,15 @@ from textual.worker import Worker
 from tui_chat import collector
 from tui_chat.compositor import RowCompositor
 from tui_chat.frame_timer import PacedUpdates
-from tui_chat.models import Message, MessageStatus, ProviderError, RequestParams, StreamBroken
+from tui_chat.models import (
+    Conversation,
+    ConversationSettings,
+    Message,
+    MessageStatus,
+    ProviderError,
+    RequestParams,
+    StreamBroken,
+)
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.session import Exchange, RetryPending, RetryPolicy
@@ -62,6 +70,12 @@ class ChatOptions:
     presets: Mapping[str, str] = field(default_factory=dict)
     full_redraw: bool = False
     """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
+
+    def conversation_defaults(self) -> ConversationSettings:
+        """What a new conversation starts with: the settings (config, flags, profile)."""
+        params = self.params
+        return ConversationSettings(params.model, self.system, params.temperature,
+                                    params.max_tokens)
 
 
 class ChatScreen(PacedUpdates, Screen[None]):
@@ -108,8 +122,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._provider = provider
         self._clock = clock
         self.store = store
-        self.conversation_id = conversation_id
-        """The stored conversation; created on the first message when None."""
+        self.conversation = Conversation(options.conversation_defaults(), id=conversation_id)
+        """The conversation shown, with its own model, system prompt and parameters."""
         self._answer_id: int | None = None
         self._unshown: list[StoredMessage] = []
         """Stored messages of the open conversation not mounted yet (oldest first)."""
@@ -153,7 +167,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.refresh()
 
     def on_mount(self) -> None:
-        self.query_one(StatusBar).model = self.options.params.model
+        self._show_settings()
         self._status_timer = self.set_interval(self.STATUS_INTERVAL, self._sync_status,
                                                pause=True)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
@@ -213,12 +227,13 @@ class ChatScreen(PacedUpdates, Screen[None]):
         from tui_chat.context import fit_context
 
         options = self.options
-        recent, trimmed = fit_context(options.system, self.history,
+        prompt = self.conversation.settings.system
+        recent, trimmed = fit_context(prompt, self.history,
                                       max_messages=options.context_messages,
                                       max_tokens=options.context_tokens)
         self._context_note = (f"context: last {len(recent)} of {len(self.history)} messages"
                               if trimmed else "")
-        system = [Message("system", options.system)] if options.system else []
+        system = [Message("system", prompt)] if prompt else []
         return [*system, *recent]
 
     async def _start_answer(self, replaces: int | None = None) -> None:
@@ -232,7 +247,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         exchange = Exchange(
             self._provider,
             self.request_messages(),
-            self.options.params,
+            self.conversation.settings.request_params(stream=self.options.params.stream),
             retry=self.options.retry,
             on_retry=self._retry_scheduled,
             clock=self._clock,
@@ -464,7 +479,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def action_pick_model(self) -> None:
         from tui_chat.screens.model_picker import ModelPicker
 
-        self.app.push_screen(ModelPicker(self._provider, self.options.params.model,
+        self.app.push_screen(ModelPicker(self._provider, self.conversation.settings.model,
                                          self.options.models), self._model_chosen)
 
     def _model_chosen(self, model: str | None) -> None:
@@ -473,32 +488,55 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def set_model(self, model: str) -> None:
         """Use another model for this conversation's next requests."""
-        params = replace(self.options.params, model=model)
-        self.options = replace(self.options, params=params)
-        self.query_one(StatusBar).model = model
+        self.change_settings(replace(self.conversation.settings, model=model))
         self.notify(f"Model: {model}", markup=False, timeout=3)
 
     def set_provider(self, provider: Provider, model: str, label: str) -> None:
-        """Talk to another endpoint from the next request on (a profile switch)."""
+        """Talk to another endpoint from the next request on (a profile switch). Its model
+        becomes this conversation's, and the one new conversations start with."""
         self._provider = provider
+        self.options = replace(self.options, params=replace(self.options.params, model=model))
         self.set_model(model)
         self.notify(f"Endpoint: {label}", markup=False, timeout=3)
 
     def action_edit_system(self) -> None:
         from tui_chat.screens.prompt_editor import PromptEditor
 
-        params = self.options.params
-        self.app.push_screen(PromptEditor(self.options.system, self.options.presets,
-                                          temperature=params.temperature,
-                                          max_tokens=params.max_tokens),
+        settings = self.conversation.settings
+        self.app.push_screen(PromptEditor(settings.system, self.options.presets,
+                                          temperature=settings.temperature,
+                                          max_tokens=settings.max_tokens),
                              self._system_edited)
 
     def _system_edited(self, setup: ConversationSetup | None) -> None:
         if setup is not None:
-            params = replace(self.options.params, temperature=setup.temperature,
-                             max_tokens=setup.max_tokens)
-            self.options = replace(self.options, system=setup.system, params=params)
+            self.change_settings(replace(self.conversation.settings, system=setup.system,
+                                         temperature=setup.temperature,
+                                         max_tokens=setup.max_tokens))
             self.notify("Settings updated for this conversation.", markup=False, timeout=3)
+
+    # -- this conversation's settings ------------------------------------------------------
+
+    def change_settings(self, settings: ConversationSettings) -> None:
+        """Use `settings` for this conversation from the next request on, and keep them with
+        it (a conversation not stored yet gets them when its first message stores it)."""
+        self.conversation.settings = settings
+        store, conversation_id = self.store, self.conversation.id
+        if store is not None and conversation_id is not None:
+            self._store_call("settings", lambda: store.set_conversation_settings(
+                conversation_id, settings))
+        self._show_settings()
+
+    def _show_settings(self) -> None:
+        settings = self.conversation.settings
+        bar = self.query_one(StatusBar)
+        bar.model = settings.model
+        bar.setup = settings.summary(self.options.conversation_defaults())
+
+    @property
+    def conversation_id(self) -> int | None:
+        """The stored conversation; created on the first message when None."""
+        return self.conversation.id
 
     def export_markdown(self) -> str:
         """This conversation as Markdown (from the store when saved, else from the screen)."""
@@ -550,22 +588,25 @@ class ChatScreen(PacedUpdates, Screen[None]):
         store = self.store
         if store is None:
             return None
-        if self.conversation_id is None:
-            self.conversation_id = self._store_call("create", lambda: store.create_conversation(
-                model=self.options.params.model, system=self.options.system))
-        conversation_id = self.conversation_id
+        settings = self.conversation.settings
+        if self.conversation.id is None:
+            self.conversation.id = self._store_call("create", lambda: store.create_conversation(
+                model=settings.model, system=settings.system, temperature=settings.temperature,
+                max_tokens=settings.max_tokens))
+        conversation_id = self.conversation.id
         if conversation_id is None:
             return None
         self._store_call("title", lambda: store.set_title_if_empty(conversation_id, text))
         return self._store_call("add", lambda: store.add_message(
-            conversation_id, "user", text, model=self.options.params.model))
+            conversation_id, "user", text, model=settings.model))
 
     def _persist_start(self, replaces: int | None) -> int | None:
         store, conversation_id = self.store, self.conversation_id
         if store is None or conversation_id is None:
             return None
+        model = self.conversation.settings.model
         return self._store_call("start", lambda: store.start_answer(
-            conversation_id, model=self.options.params.model, replaces=replaces))
+            conversation_id, model=model, replaces=replaces))
 
     def _persist_partial(self, exchange: Exchange) -> None:
         """Save the growing answer twice a second, so a crash loses less than a second."""
@@ -604,7 +645,9 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if summary is None:
             self.notify(f"No conversation {conversation_id}.", severity="error", markup=False)
             return
-        self.conversation_id = conversation_id
+        self.conversation = Conversation(
+            summary.settings(self.options.conversation_defaults()), id=conversation_id)
+        self._show_settings()
         self.history = [m for row in stored if (m := _history_message(row)) is not None]
         self._exchange = None
         self._answer_view = None
@@ -685,7 +728,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
     async def new_conversation(self) -> None:
         """Start an empty conversation (stored on its first message)."""
         await self.stop_answer()
-        self.conversation_id = None
+        self.conversation = Conversation(self.options.conversation_defaults())
+        self._show_settings()
         self.history = []
         self._unshown = []
         self._exchange = None

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from tui_chat.models import Message, Metrics
+from tui_chat.models import ConversationSettings, Message, Metrics
 from tui_chat.sanitize import sanitize, sanitize_line
 from tui_chat.store import migrations
 
@@ -73,6 +73,20 @@ class ConversationSummary:
     updated_at: datetime
     message_count: int
     """Current messages only: previous versions of retried answers are not counted."""
+    temperature: float | None = None
+    max_tokens: int | None = None
+    params_saved: bool = False
+    """False for a conversation stored before its temperature and max tokens were (they are
+    unknown then, not the server's defaults)."""
+
+    def settings(self, defaults: ConversationSettings) -> ConversationSettings:
+        """The conversation's own settings; what it never stored comes from `defaults`."""
+        return ConversationSettings(
+            model=self.model or defaults.model,
+            system=self.system,
+            temperature=self.temperature if self.params_saved else defaults.temperature,
+            max_tokens=self.max_tokens if self.params_saved else defaults.max_tokens,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +143,8 @@ _MESSAGE_COLUMNS = (
 )
 _CONVERSATION_COLUMNS = (
     "c.id, c.title, c.model, c.system_prompt, c.created_at, c.updated_at,"
-    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.is_current = 1)"
+    " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.is_current = 1),"
+    " c.temperature, c.max_tokens, c.params_saved"
 )
 # Export field name -> accepted JSON types and whether null is allowed; the export writes
 # exactly these, in this order, after the row's id.
@@ -209,16 +224,39 @@ class ConversationStore:
 
     # Conversations
 
-    def create_conversation(self, title: str = "", model: str = "", system: str = "") -> int:
-        """Start an empty conversation and return its id."""
+    def create_conversation(
+        self,
+        title: str = "",
+        model: str = "",
+        system: str = "",
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> int:
+        """Start an empty conversation with its settings and return its id."""
         now = self._now()
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (_clean_title(title), model, system, now, now),
+                "INSERT INTO conversations (title, model, system_prompt, temperature, max_tokens,"
+                " params_saved, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                (_clean_title(title), model, system, temperature, max_tokens, now, now),
             )
         return _last_id(cursor)
+
+    def set_conversation_settings(
+        self, conversation_id: int, settings: ConversationSettings
+    ) -> None:
+        """Keep the model, system prompt and parameters the conversation now uses. Raises
+        NotFound."""
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET model = ?, system_prompt = ?, temperature = ?,"
+                " max_tokens = ?, params_saved = 1 WHERE id = ?",
+                (settings.model, settings.system, settings.temperature, settings.max_tokens,
+                 conversation_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no conversation {conversation_id}")
 
     def get_conversation(self, conversation_id: int) -> ConversationSummary | None:
         rows = self._read(
@@ -501,13 +539,13 @@ class ConversationStore:
         Holds no API key or setting beyond the conversation's own model and system prompt.
         """
         row = self._read(
-            "SELECT id, title, model, system_prompt, created_at, updated_at FROM conversations"
-            " WHERE id = ?",
+            "SELECT id, title, model, system_prompt, created_at, updated_at, temperature,"
+            " max_tokens, params_saved FROM conversations WHERE id = ?",
             (conversation_id,),
         )
         if not row:
             raise NotFound(f"no conversation {conversation_id}")
-        cid, title, model, system, created_at, updated_at = row[0]
+        cid, title, model, system, created_at, updated_at, temperature, max_tokens, saved = row[0]
         messages = []
         for message in self.messages(conversation_id, current_only=False):
             fields: dict[str, Any] = {"id": message.id}
@@ -521,6 +559,8 @@ class ConversationStore:
             "conversation": {
                 "id": cid, "title": title, "model": model, "system": system,
                 "created_at": created_at, "updated_at": updated_at,
+                # Only when known (see migration 4); an older reader ignores them.
+                **({"temperature": temperature, "max_tokens": max_tokens} if saved else {}),
             },
             "messages": messages,
         }
@@ -537,8 +577,8 @@ class ConversationStore:
         conversation, rows = _validated_export(data)
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at,"
+                " temperature, max_tokens, params_saved) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 conversation,
             )
             new_id = _last_id(cursor)
@@ -672,10 +712,11 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _conversation(row: tuple[Any, ...]) -> ConversationSummary:
-    cid, title, model, system, created_at, updated_at, count = row
+    cid, title, model, system, created_at, updated_at, count, temperature, max_tokens, saved = row
     return ConversationSummary(
         cid, title, model, system,
         datetime.fromisoformat(created_at), datetime.fromisoformat(updated_at), count,
+        temperature, max_tokens, bool(saved),
     )
 
 
@@ -707,7 +748,7 @@ def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[tuple[int,
     return snippet, tuple(match.span() for match in pattern.finditer(snippet))
 
 
-def _validated_export(data: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+def _validated_export(data: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """Check an export and return the conversation row and message rows to insert."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise BadExport("not a tui-chat conversation export")
@@ -724,6 +765,7 @@ def _validated_export(data: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]
         head.append(value)
     head[0], head[2] = _clean_title(head[0]), sanitize(head[2])
     head[3], head[4] = _imported_time(head[3], "created_at"), _imported_time(head[4], "updated_at")
+    head += _imported_parameters(conversation)
     rows = []
     for number, message in enumerate(messages):
         if not isinstance(message, dict):
@@ -747,6 +789,19 @@ def _validated_export(data: Any) -> tuple[tuple[str, ...], list[tuple[Any, ...]]
             fields[name] = _imported_time(fields[name], f"messages[{number}].{name}")
         rows.append(tuple(fields.values()))
     return tuple(head), rows
+
+
+def _imported_parameters(conversation: dict[str, Any]) -> list[Any]:
+    """temperature, max_tokens and params_saved from an export (older ones have neither)."""
+    if "temperature" not in conversation and "max_tokens" not in conversation:
+        return [None, None, 0]
+    temperature, max_tokens = conversation.get("temperature"), conversation.get("max_tokens")
+    if temperature is not None and (isinstance(temperature, bool)
+                                    or not isinstance(temperature, int | float)):
+        raise BadExport("conversation.temperature must be a number or null")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)):
+        raise BadExport("conversation.max_tokens must be a whole number or null")
+    return [temperature, max_tokens, 1]
 
 
 def _imported_time(text: str, where: str) -> str:

@@ -176,7 +176,24 @@ _INDEX_ENDED_ANSWERS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_INITIAL_SCHEMA, _FULL_TEXT_SEARCH, _INDEX_ENDED_ANSWERS)
+# Each conversation keeps its own model, system prompt and sampling parameters (the first two
+# were stored from the start, but only as they were when it began). Conversations from before
+# this step never had their parameters saved: `params_saved` = 0 says "take them from the
+# settings", which a NULL temperature (the server's default) cannot say.
+_CONVERSATION_PARAMETERS = Migration(
+    4,
+    "each conversation's temperature and max tokens",
+    (
+        "ALTER TABLE conversations ADD COLUMN temperature REAL",
+        "ALTER TABLE conversations ADD COLUMN max_tokens INTEGER",
+        "ALTER TABLE conversations ADD COLUMN params_saved INTEGER NOT NULL DEFAULT 0"
+        " CHECK (params_saved IN (0, 1))",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _INITIAL_SCHEMA, _FULL_TEXT_SEARCH, _INDEX_ENDED_ANSWERS, _CONVERSATION_PARAMETERS,
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -47,6 +47,8 @@ class StatusBar(Widget):
 
     model: reactive[str] = reactive("")
     """The model the next request goes to."""
+    setup: reactive[str] = reactive("")
+    """The conversation's own parameters in a few words, e.g. "T 0.2 max 500 own prompt"."""
     figures: reactive[StatusFigures] = reactive(StatusFigures)
     """The state and figures of the current (or last) answer."""
 
@@ -57,7 +59,8 @@ class StatusBar(Widget):
 
     def render(self) -> Content:
         f = self.figures
-        parts = [self.model or "no model", f.phase]
+        model = self.model or "no model"
+        parts = [f"{model} ({self.setup})" if self.setup else model, f.phase]
         if f.phase == "paused":
             parts[-1] = f"paused · {f.buffered_chars:,} chars buffered · ctrl+s resumes"
         if f.phase == "retrying" and f.retry_in is not None:
