@@ -401,6 +401,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
             self.phase = "paused"
         self._sync_status()
 
+    def footer_description(self, action: str) -> str | None:
+        """What the footer calls a key now, where that depends on the state (KeyFooter asks)."""
+        if action == "toggle_pause" and self.phase == "paused":
+            return "Resume"
+        return None
+
     async def action_retry(self) -> None:
         """Ask again for the answer to the last user message, in place of the last answer."""
         if not self.history:
