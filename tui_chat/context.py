@@ -29,6 +29,19 @@ def estimate_tokens(text: str) -> int:
     return wide + -(-len(narrow) // 4)
 
 
+def without_unanswered(history: Sequence[Message]) -> list[Message]:
+    """`history` without the user turns that got no answer (failed, or cancelled before any
+    text), except the last message: it is the question being asked now.
+
+    A failed exchange stays on screen and in the store, marked; the model is sent what the
+    person meant, the latest question once, not a pile of unanswered copies before it.
+    """
+    last = len(history) - 1
+    return [message for index, message in enumerate(history)
+            if message.role != "user" or index == last
+            or history[index + 1].role == "assistant"]
+
+
 def fit_context(
     system: str,
     history: Sequence[Message],

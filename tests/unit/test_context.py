@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_chat.context import MESSAGE_OVERHEAD, estimate_tokens, fit_context
+from tui_chat.context import MESSAGE_OVERHEAD, estimate_tokens, fit_context, without_unanswered
 from tui_chat.models import Message
 
 
@@ -98,3 +98,14 @@ class TestFit:
     def test_max_messages_must_be_positive(self) -> None:
         with pytest.raises(ValueError, match="max_messages"):
             fit_context("", turns("hi"), max_messages=0)
+
+
+class TestUnanswered:
+    def test_user_turns_without_an_answer_are_left_out_except_the_last(self) -> None:
+        u, a = (lambda t: Message("user", t)), (lambda t: Message("assistant", t))
+        history = [u("q0"), a("a0"), u("failed 1"), u("failed 2"), u("q3"), a("partial"),
+                   u("failed 4"), u("now")]
+        assert without_unanswered(history) == [u("q0"), a("a0"), u("q3"), a("partial"),
+                                               u("now")]
+        assert without_unanswered([u("retried")]) == [u("retried")]
+        assert without_unanswered([]) == []

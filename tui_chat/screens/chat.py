@@ -224,14 +224,15 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def request_messages(self) -> list[Message]:
         """The system prompt plus as much recent conversation as the context budget allows."""
-        from tui_chat.context import fit_context
+        from tui_chat.context import fit_context, without_unanswered
 
         options = self.options
         prompt = self.conversation.settings.system
-        recent, trimmed = fit_context(prompt, self.history,
+        history = without_unanswered(self.history)
+        recent, trimmed = fit_context(prompt, history,
                                       max_messages=options.context_messages,
                                       max_tokens=options.context_tokens)
-        self._context_note = (f"context: last {len(recent)} of {len(self.history)} messages"
+        self._context_note = (f"context: last {len(recent)} of {len(history)} messages"
                               if trimmed else "")
         system = [Message("system", prompt)] if prompt else []
         return [*system, *recent]
