@@ -105,6 +105,8 @@ class Exchange:
         self.finish_reason: str | None = None
         self.attempts = 0
         self.retry_pending: RetryPending | None = None
+        self.retried_error: ProviderError | None = None
+        """The failure that the last automatic retry followed, if any."""
 
     @property
     def text(self) -> str:
@@ -157,6 +159,8 @@ class Exchange:
                 if self.parts or not error.retryable or retries_done >= self._retry.retries:
                     raise
                 delay = self._retry.delay(self.attempts, error, self._rng)
+                self.retried_error = error
+                self.metrics.ended_at = None  # not over: a cancel during the wait ends it
                 self._set_retry(RetryPending(self.attempts, self._retry.retries,
                                              self._clock() + delay, error))
                 try:

@@ -284,6 +284,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
             log.info("answer %s: %s", status, error_text)
         except asyncio.CancelledError:
             status = "cancelled"
+            if not exchange.parts and exchange.retried_error is not None:
+                # Cancelled while waiting to retry: say what it was waiting out.
+                error_text = ("stopped waiting to retry after "
+                              f"{sanitize_line(str(exchange.retried_error))}")
             raise
         except Exception as error:  # a bug must not take the conversation down with it
             log.exception("answer failed unexpectedly")
