@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker
 
@@ -89,6 +90,21 @@ class ChatScreen(PacedUpdates, Screen[None]):
         Binding("ctrl+s,f8", "toggle_pause", "Pause", id="chat.pause"),
         Binding("ctrl+r", "retry", "Retry", id="chat.retry"),
         Binding("ctrl+end", "follow", "Follow", show=False, id="chat.follow"),
+        # Scrolling works from anywhere, the input included (priority: before the input's own
+        # PgUp/PgDn and Shift+arrow keys, which only move its cursor).
+        Binding("pageup", "scroll_transcript('page', -1)", "Page up", show=False,
+                priority=True, id="chat.page_up"),
+        Binding("pagedown", "scroll_transcript('page', 1)", "Page down", show=False,
+                priority=True, id="chat.page_down"),
+        Binding("shift+up,ctrl+up", "scroll_transcript('line', -1)", "Scroll up", show=False,
+                priority=True, id="chat.scroll_up"),
+        Binding("shift+down,ctrl+down", "scroll_transcript('line', 1)", "Scroll down",
+                show=False, priority=True, id="chat.scroll_down"),
+        Binding("end", "follow_from_input", "Follow", show=False, priority=True,
+                id="chat.end_follows"),
+        Binding("tab", "walk_messages(1)", "Next message", show=False, id="chat.tab"),
+        Binding("shift+tab", "walk_messages(-1)", "Prev message", show=False,
+                id="chat.shift_tab"),
         Binding("ctrl+o", "conversations", "Chats", id="chat.conversations"),
         Binding("ctrl+n", "new_conversation", "New", show=False, id="chat.new"),
         Binding("ctrl+g,f4", "copy_answer", "Copy", id="chat.copy"),
@@ -150,7 +166,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
-        yield Static(Content("↓ new text below · ctrl+end to follow"), id="new-below")
+        yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars)
         yield StatusBar(id="status")
         yield KeyFooter()
@@ -382,6 +398,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
                 return bool(self.history) or None
             case "conversations":
                 return self.store is not None or None
+            case "follow_from_input":
+                # End in an input with text moves its cursor; otherwise it follows the answer.
+                focused = self.focused
+                return not (isinstance(focused, PromptInput) and focused.text)
         return True
 
     def action_cancel(self) -> None:
@@ -563,6 +583,34 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def action_follow(self) -> None:
         self.transcript.action_follow()
+
+    def action_follow_from_input(self) -> None:
+        self.transcript.action_follow()
+
+    SCROLL_LINES: ClassVar[int] = 3
+    """Lines scrolled by Shift+Up/Down (a mouse wheel notch scrolls as many)."""
+
+    def action_scroll_transcript(self, unit: str, direction: int) -> None:
+        """Scroll the conversation without moving focus (PgUp/PgDn, Shift+Up/Down)."""
+        transcript = self.transcript
+        if unit == "page":
+            step = max(1, transcript.scrollable_content_region.height - 1)
+        else:
+            step = self.SCROLL_LINES
+        transcript.scroll_to(y=transcript.scroll_y + direction * step, animate=False,
+                             immediate=True)
+
+    def action_walk_messages(self, step: int) -> None:
+        """Tab: from the input to the newest message, then older ones, then back to the input
+        (Shift+Tab goes the other way)."""
+        views = [view for view in self.query(MessageView) if view.focusable]
+        ring: list[Widget] = [self.prompt_input, *reversed(views)]
+        focused = self.focused
+        index = ring.index(focused) if focused in ring else 0
+        target = ring[(index + step) % len(ring)]
+        target.focus()
+        if isinstance(target, MessageView):
+            self.transcript.scroll_to_widget(target, animate=False)
 
     async def stop_answer(self) -> None:
         """Cancel the running answer (if any) and wait until it is recorded as cancelled."""

@@ -14,9 +14,12 @@ from textual.widgets import Static
 from tui_chat.frame_timer import PacedUpdates
 
 _TIPS = (
-    "Enter sends. New line: Ctrl+J everywhere; Alt+Enter in most terminals, tmux and\n"
-    "screen; Shift+Enter only where the terminal reports it (not through tmux).\n"
-    "Keys can be changed in the config file's [keys] table by binding id,\n"
+    "Enter sends. New line: Ctrl+J everywhere; Alt+Enter in most terminals, tmux and screen; "
+    "Shift+Enter only where the terminal reports it (not through tmux).\n"
+    "Scrolling works whatever has focus: PgUp/PgDn by page, Shift+Up/Down (or Ctrl+Up/Down) "
+    "by three lines; End (with the input empty) or Ctrl+End follows the answer again. Tab "
+    "walks the messages from the newest; Ctrl+G copies the one focused.\n"
+    "Keys can be changed in the config file's [keys] table by binding id, "
     'e.g. "chat.cancel" = "f9". Ctrl+P opens the command palette.'
 )
 
@@ -49,10 +52,14 @@ class HelpScreen(PacedUpdates, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Static(self._table(), id="help-keys")
-            yield Static(Content(_TIPS), id="help-tips")
+            keys, editing = self._table()
+            yield Static(keys, id="help-keys")
+            # Before the long list of editing keys, so it shows without scrolling at 80x24.
+            yield Static(Content("\n" + _TIPS), id="help-tips")
+            if editing:
+                yield Static(editing, id="help-editing")
 
-    def _table(self) -> Content:
+    def _table(self) -> tuple[Content, Content | None]:
         ours: dict[str, tuple[list[str], str]] = {}
         editing: dict[str, str] = {}
         for active in self._beneath.active_bindings.values():
@@ -72,10 +79,11 @@ class HelpScreen(PacedUpdates, ModalScreen[None]):
         lines = ["Keys", ""]
         for binding_id, (keys, description) in sorted(joined.items()):
             lines.append(f"{keys.ljust(width)}{description.ljust(12)}  {binding_id}")
+        in_input = None
         if editing:
-            lines += ["", "In the input: " + " · ".join(
-                f"{keys} {description.lower()}" for description, keys in editing.items())]
-        return Content("\n".join(lines))
+            in_input = Content("\nIn the input: " + " · ".join(
+                f"{keys} {description.lower()}" for description, keys in editing.items()))
+        return Content("\n".join(lines)), in_input
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
