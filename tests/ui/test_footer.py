@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from itertools import pairwise
 
 import pytest
 from textual.widgets import Footer
@@ -35,7 +36,7 @@ async def test_the_footer_fits_and_always_shows_help_and_the_palette(width: int)
         assert "palette" in keys and keys["palette"][0] == "^p"
         assert max(right for _key, _left, right in keys.values()) <= width
         spans = sorted((left, right) for _key, left, right in keys.values())
-        assert all(a_right <= b_left for (_, a_right), (b_left, _) in zip(spans, spans[1:]))
+        assert all(a_right <= b_left for (_, a_right), (b_left, _) in pairwise(spans))
         assert "Cancel" in keys  # the most used keys stay
         if width == 120:
             assert {"Model", "Chats", "Copy", "Quit"} <= keys.keys()
