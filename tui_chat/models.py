@@ -197,6 +197,17 @@ class Unreachable(ProviderError):
     retryable = True
 
 
+class ConnectionRefused(Unreachable):
+    """Nothing listens at the address. On this machine that will not change in the seconds a
+    retry waits (the server is not running, or the port is wrong), so it is not retried;
+    elsewhere it may be a server restarting, so it is."""
+
+    def __init__(self, message: str, *, local: bool) -> None:
+        super().__init__(message)
+        self.local = local
+        self.retryable = not local
+
+
 class StreamBroken(ProviderError):
     """The answer stopped before the server said it was finished."""
 

@@ -10,6 +10,7 @@ import pytest
 
 from tui_chat.models import (
     AuthFailed,
+    ConnectionRefused,
     Delta,
     Finished,
     Message,
@@ -204,3 +205,19 @@ async def test_cancel_during_the_retry_wait_stops_at_once() -> None:
             await task
     assert exchange.retry_pending is None
     assert len(provider.requests) == 1
+
+
+async def test_a_refused_connection_is_retried_only_when_the_host_is_not_this_machine() -> None:
+    async def sleep(seconds: float) -> None:
+        return None
+
+    remote = FlakyProvider([ConnectionRefused("refused", local=False)], [Delta("back")])
+    exchange = Exchange(remote, MESSAGES, PARAMS, sleep=sleep)
+    assert await collect(exchange) == ["back"]
+    assert exchange.attempts == 2
+
+    local = FlakyProvider([ConnectionRefused("refused", local=True)], [Delta("never")])
+    exchange = Exchange(local, MESSAGES, PARAMS, sleep=sleep)
+    with pytest.raises(ConnectionRefused):
+        await collect(exchange)
+    assert exchange.attempts == 1

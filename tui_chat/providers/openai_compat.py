@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import email.utils
 import importlib
+import ipaddress
 import json
 import re
 import socket
@@ -29,6 +30,7 @@ from tui_chat.models import (
     AuthFailed,
     BadRequest,
     BadResponse,
+    ConnectionRefused,
     ContextTooLong,
     Delta,
     Finished,
@@ -255,6 +257,12 @@ class OpenAICompatible:
                 return StreamBroken(f"the connection to {self._host} dropped mid-answer: {reason}")
             if progress.connected:
                 return Unreachable(f"no answer from {self._shown_url}: {reason}")
+            if reason == "connection refused":
+                local = is_loopback(urlparse(self.base_url).hostname or "")
+                hint = ("; is the server running? Point tui-chat at another one with --base-url "
+                        "or a profile (--profile NAME, or the palette)") if local else ""
+                return ConnectionRefused(f"cannot reach {self._shown_url}: {reason}{hint}",
+                                         local=local)
             return Unreachable(f"cannot reach {self._shown_url}: {reason}")
         if isinstance(error, openai.APIStatusError):
             return await self._status_error(error, params)
@@ -454,3 +462,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a URL's host name) is this machine: localhost, 127.0.0.0/8, ::1, or
+    the unspecified address (which connects here too)."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
