@@ -7,10 +7,12 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
+from tui_chat.command_line import subcommand_options
 from tui_chat.sanitize import sanitize, sanitize_line
 from tui_chat.store import BadExport, ConversationStore, NotFound, StoreError
 
@@ -24,13 +26,14 @@ MAX_IMPORT_BYTES = 256 * 1024 * 1024
 
 def add_history_parsers(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    add_options: Callable[[argparse.ArgumentParser], None] = subcommand_options,
 ) -> None:
     """Add `list`, `export` and `import`; each sets `history_command` for `run_history_command`."""
     listing = subparsers.add_parser(
         "list", help="print the stored conversations, newest first",
         description="Print the stored conversations, newest first.",
     )
-    _add_db_argument(listing)
+    add_options(listing)
     listing.set_defaults(history_command="list")
 
     export = subparsers.add_parser(
@@ -43,7 +46,7 @@ def add_history_parsers(
                         help="md (default) or json")
     export.add_argument("--output", "-o", type=Path, metavar="FILE",
                         help="file to write (created owner-only); default: standard output")
-    _add_db_argument(export)
+    add_options(export)
     export.set_defaults(history_command="export")
 
     importing = subparsers.add_parser(
@@ -51,7 +54,7 @@ def add_history_parsers(
         description="Add a conversation from a file written by `tui-chat export --format json`.",
     )
     importing.add_argument("path", type=Path, metavar="FILE", help="the JSON export")
-    _add_db_argument(importing)
+    add_options(importing)
     importing.set_defaults(history_command="import")
 
 
@@ -61,7 +64,7 @@ def run_history_command(
     """Open the database named by `--db` (or the default one) and run the chosen subcommand."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    path: Path | None = args.db
+    path: Path | None = getattr(args, "db", None)
     if path is None:
         from tui_chat import locations
 
@@ -168,11 +171,6 @@ def import_command(
         return _fail(str(error), err)
     print(new_id, file=out)
     return 0
-
-
-def _add_db_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, metavar="PATH",
-                        help="conversation database (default: the platform data dir's)")
 
 
 def _write_private(path: Path, text: str) -> None:

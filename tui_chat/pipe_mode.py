@@ -18,13 +18,24 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any, TextIO
 
+from tui_chat.command_line import (
+    open_store,
+    relay_provider,
+    settings_from_args,
+    subcommand_options,
+)
+from tui_chat.config import ConfigError
 from tui_chat.models import Message, ProviderError, RequestParams, StreamBroken
 
 
-def add_ask_parser(subparsers: Any, add_settings_arguments: Any, add_db_argument: Any) -> None:
+def add_ask_parser(
+    subparsers: Any,
+    add_options: Callable[[argparse.ArgumentParser], None] = subcommand_options,
+) -> None:
     ask = subparsers.add_parser(
         "ask", help="ask one question and print the answer (no TUI; reads stdin when piped)",
         description="Ask one question and stream the answer to stdout as plain text. When "
@@ -36,8 +47,7 @@ def add_ask_parser(subparsers: Any, add_settings_arguments: Any, add_db_argument
     ask.add_argument("--cache", action="store_true", default=None,
                      help="answer an identical earlier request from the local cache "
                           "(or set cache = true in the config)")
-    add_settings_arguments(ask)
-    add_db_argument(ask)
+    add_options(ask)
     ask.set_defaults(ask_command=True)
 
 
@@ -78,9 +88,6 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
                 out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run `ask`; 0 on success, 1 when the request fails, 2 for bad input or settings,
     130 on Ctrl+C, 141 when stdout's reader has gone."""
-    from tui_chat.cli import settings_from_args
-    from tui_chat.config import ConfigError
-
     stdin = sys.stdin if stdin is None else stdin
     if out is None:
         out = sys.stdout
@@ -129,11 +136,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     store = None
     conversation = answer_id = None
     if not args.no_save:
-        from tui_chat.cli import open_store
-        from tui_chat.store import StoreError
-
         try:
-            store = open_store(args.db)
+            store = open_store(getattr(args, "db", None))
             conversation = store.create_conversation(
                 model=settings.model, system=settings.system,
                 temperature=settings.temperature, max_tokens=settings.max_tokens)
@@ -162,8 +166,10 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         from tui_chat.response_cache import ResponseCache, request_key
 
         try:
-            cache = ResponseCache((args.db or locations.database_file()).with_name("cache.db"))
-            key = request_key(settings.base_url, messages, params)
+            database = getattr(args, "db", None) or locations.database_file()
+            cache = ResponseCache(database.with_name("cache.db"))
+            key = request_key(getattr(args, "relay", None) or settings.base_url, messages,
+                              params)
             hit = cache.get(key)
         except (OSError, sqlite3.Error) as error:
             return fail(f"cannot open the response cache: {error}", 2, err)
@@ -175,7 +181,7 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
             print("(cached)", file=err)
     else:
         hit = None
-        provider = make_provider(settings)
+        provider = relay_provider(args, settings) or make_provider(settings)
     exchange = Exchange(
         provider, messages, params,
         retry=RetryPolicy(retries=settings.retries, max_delay=settings.retry_max_wait),

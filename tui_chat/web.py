@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from typing import Any
+
+from tui_chat.command_line import RELAY_TOKEN_ENV, relay_token, shared_argv
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -23,16 +26,8 @@ def add_web_parser(subparsers: Any, add_settings_arguments: Any) -> None:
 
 
 def app_command(args: argparse.Namespace) -> str:
-    """The command each browser session runs: this app, with the same flags."""
-    parts = [sys.executable, "-m", "tui_chat"]
-    for flag in ("config", "base_url", "model", "system", "temperature", "max_tokens", "theme",
-                 "api_key_env", "profile"):
-        value = getattr(args, flag, None)
-        if value is not None:
-            parts += [f"--{flag.replace('_', '-')}", str(value)]
-    if getattr(args, "no_stream", False):
-        parts.append("--no-stream")
-    return shlex.join(parts)
+    """The command each browser session runs: this app, with the same shared options."""
+    return shlex.join([sys.executable, "-m", "tui_chat", *shared_argv(args)])
 
 
 def web_command(args: argparse.Namespace) -> int:
@@ -46,6 +41,10 @@ def web_command(args: argparse.Namespace) -> int:
     except ImportError:
         print("tui-chat: `web` needs textual-serve: pip install 'tui-chat[web]'", file=sys.stderr)
         return 2
+    if token := relay_token(args):
+        # Each session is a child of this process: the token reaches it by the environment,
+        # not on a command line that `ps` shows.
+        os.environ[RELAY_TOKEN_ENV] = token
     server = Server(app_command(args), host=args.host, port=args.port, title="tui-chat")
     server.serve()
     return 0

@@ -14,10 +14,18 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+from tui_chat.command_line import (
+    fail,
+    relay_provider,
+    settings_from_args,
+    setup_logging,
+    subcommand_options,
+)
+from tui_chat.config import ConfigError
 from tui_chat.models import Delta, Finished, Message, ProviderError, RequestParams, Usage
 from tui_chat.sanitize import sanitize_line
 
@@ -280,10 +288,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def add_serve_parser(subparsers: Any, add_settings_arguments: Any = None) -> None:
-    """Add `serve` and its flags (with the shared settings flags) to `subparsers`."""
-    if add_settings_arguments is None:
-        from tui_chat.cli import add_settings_arguments
+def add_serve_parser(
+    subparsers: Any,
+    add_options: Callable[[argparse.ArgumentParser], None] = subcommand_options,
+) -> None:
+    """Add `serve` and its flags (with the shared options) to `subparsers`."""
     serve = subparsers.add_parser(
         "serve", help="run the chat relay (POST /api/chat/stream) over the configured endpoint",
         description="Serve POST /api/chat/stream (SSE), POST /api/chat and GET /api/health, "
@@ -297,15 +306,12 @@ def add_serve_parser(subparsers: Any, add_settings_arguments: Any = None) -> Non
                        help="allow this browser origin (repeatable; none by default)")
     serve.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
                        help="comment line interval on idle streams (default 15)")
-    add_settings_arguments(serve)
+    add_options(serve)
     serve.set_defaults(serve_command=True)
 
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run the relay until interrupted; errors are one line on stderr and a non-zero code."""
-    from tui_chat.cli import fail, settings_from_args, setup_logging
-    from tui_chat.config import ConfigError
-
     try:
         settings = settings_from_args(args)
     except ConfigError as error:
@@ -322,10 +328,11 @@ def serve_command(args: argparse.Namespace) -> int:
     setup_logging()
     from tui_chat.providers import make_provider
 
-    app = make_relay_app(settings, make_provider(settings), token=token,
+    upstream = relay_provider(args, settings) or make_provider(settings)
+    app = make_relay_app(settings, upstream, token=token,
                          cors_origins=args.cors_origin, heartbeat=args.heartbeat)
     banner = (f"tui-chat relay on http://{args.host}:{args.port} → "
-              f"{_shown_url(settings.base_url)} ({settings.model})")
+              f"{_shown_url(args.relay or settings.base_url)} ({settings.model})")
     try:
         # handler_cancellation: a client that goes cancels its handler, so /api/chat's
         # upstream request is closed at once too (streams also notice on their own).
