@@ -167,7 +167,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
-        yield PromptInput(id="prompt", max_chars=self.options.max_input_chars)
+        yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,
+                          history=self.recent_prompts)
         yield StatusBar(id="status")
         yield KeyFooter()
 
@@ -233,6 +234,18 @@ class ChatScreen(PacedUpdates, Screen[None]):
         message_id = self._persist_user(event.text)
         await self.transcript.mount(MessageView("user", event.text, message_id=message_id))
         await self._start_answer()
+
+    def recent_prompts(self) -> list[str]:
+        """Prompts sent before, newest first: this conversation's, then the stored ones of
+        every conversation (so they outlive the app); Up in an empty input walks them."""
+        here = [m.content for m in reversed(self.history)
+                if m.role == "user" and isinstance(m.content, str)]
+        stored: list[str] = []
+        if (store := self.store) is not None:
+            conversation_id = self.conversation_id
+            stored = self._store_call("prompts", lambda: store.recent_prompts(
+                conversation_id)) or []
+        return list(dict.fromkeys([*here, *stored]))
 
     @on(PromptInput.Refused)
     def refuse_prompt(self, event: PromptInput.Refused) -> None:

@@ -468,6 +468,17 @@ class ConversationStore:
         )
         return [_message(row) for row in rows]
 
+    def recent_prompts(self, conversation_id: int | None = None,
+                       limit: int = 500) -> list[str]:
+        """What the person sent, newest first: this conversation's prompts first, then the
+        other conversations', each text once (prompt recall with Up in an empty input)."""
+        rows = self._read(
+            "SELECT content FROM messages WHERE role = 'user' AND content != ''"
+            " ORDER BY conversation_id IS ? DESC, id DESC LIMIT ?",
+            (conversation_id, limit * 2),
+        )
+        return list(dict.fromkeys(row[0] for row in rows))[:limit]
+
     # Search
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:

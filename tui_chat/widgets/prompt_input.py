@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -54,7 +55,8 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
-    def __init__(self, *, max_chars: int = 200_000, id: str | None = None) -> None:
+    def __init__(self, *, max_chars: int = 200_000, id: str | None = None,
+                 history: Callable[[], Sequence[str]] | None = None) -> None:
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -66,6 +68,10 @@ class PromptInput(TextArea):
             compact=True,
         )
         self.max_chars = max_chars
+        self._history = history
+        """Earlier prompts, newest first; asked for when Up is pressed in an empty input."""
+        self._recalled: list[str] | None = None
+        self._recall_index = -1
         # A blinking cursor repaints twice a second forever: bytes over SSH and wake-ups on
         # battery while nothing happens. The terminal shows a steady one.
         self.cursor_blink = False
@@ -75,6 +81,33 @@ class PromptInput(TextArea):
             event.prevent_default()  # TextArea would insert a newline
             event.stop()
             self.action_submit()
+        elif event.key in ("up", "down") and self._recall(1 if event.key == "up" else -1):
+            event.prevent_default()
+            event.stop()
+
+    def _recall(self, step: int) -> bool:
+        """Up (+1, older) and Down (-1, newer) walk the earlier prompts, as in a shell: from an
+        empty input, and on while the recalled text is left as it is. True when handled."""
+        if self._recalled is None:
+            if self.text or step < 0 or self._history is None:
+                return False
+            recalled = list(self._history())
+            if not recalled:
+                return False
+            self._recalled = recalled
+            self._recall_index = -1
+        elif self.text != self._recalled[self._recall_index]:
+            self._recalled = None  # edited: the arrow keys move the cursor again
+            return False
+        index = self._recall_index + step
+        if index >= len(self._recalled):
+            return True  # the oldest is shown; stay there
+        self._recall_index = index
+        self.text = self._recalled[index] if index >= 0 else ""
+        self.move_cursor(self.document.end)
+        if index < 0:
+            self._recalled = None  # back to the empty input
+        return True
 
     def action_submit(self) -> None:
         text = self.text
@@ -86,6 +119,7 @@ class PromptInput(TextArea):
                 "Nothing was sent and your text is still here."))
             return
         self.post_message(self.Submitted(self, text))
+        self._recalled = None
         self.clear()
 
     def action_newline(self) -> None:
