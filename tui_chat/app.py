@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import os
 import time
@@ -42,9 +43,14 @@ class TuiChatApp(App[None]):
                  store: ConversationStore | None = None,
                  conversation_id: int | None = None) -> None:
         super().__init__()
-        from tui_chat import paste_guard
+        from tui_chat import compat
+        from tui_chat.compat import textual_hooks
 
-        paste_guard.install()  # before the driver starts reading the terminal
+        if textual_hooks.PASTE_GUARD:
+            from tui_chat import paste_guard
+
+            paste_guard.install()  # before the driver starts reading the terminal
+        compat.report()  # each private hook that did not fit, once
         self._clock = clock
         self.store = store
         self._conversation_id = conversation_id
@@ -80,9 +86,10 @@ class TuiChatApp(App[None]):
                                                      exit_on_error=False))
 
     def _warm_up(self) -> None:
-        import tui_chat.context
         import tui_chat.render.code
-        import tui_chat.render.prose  # the modules the first answer needs
+
+        for module in ("tui_chat.context", "tui_chat.render.prose"):
+            importlib.import_module(module)  # the modules the first answer needs
 
         # Pygments loads a lexer's module on first use: 34 ms for Python (with Pygments
         # itself), 14 for JavaScript, paid in the frame that shows the first code block.
@@ -225,6 +232,9 @@ class TuiChatApp(App[None]):
             log.warning("could not save the theme choice: %s", error)
 
     async def on_unmount(self) -> None:
+        from tui_chat import compat
+
+        compat.report_liveness()
         await self.provider.aclose()  # release the HTTP connections while the loop still runs
 
     def action_help(self) -> None:

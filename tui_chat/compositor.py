@@ -12,6 +12,9 @@ a streaming answer:
   differ from it, with one colour code per change of style, and rows that moved are moved by
   the terminal itself (a scroll region and line feeds) rather than drawn again.
 
+Textual's compositor is private API: this module is imported only once
+`tui_chat.compat.textual_hooks` has checked it (hook "compositor").
+
 The copy is only trusted while this compositor is the one writing: the chat screen forgets it
 when another screen takes over, on resize and when the app comes back from a suspend, and the
 next full repaint fills it again. Anything unexpected in an update falls back to Textual's own
@@ -28,9 +31,16 @@ from typing import TYPE_CHECKING
 from rich.cells import cell_len
 from rich.color import ColorSystem
 from rich.segment import Segment
-from textual._compositor import ChopsUpdate, Compositor, CompositorUpdate, LayoutUpdate
 from textual.geometry import Region
 from textual.strip import Strip
+
+from tui_chat.compat.textual_hooks import (
+    ChopsUpdate,
+    Compositor,
+    CompositorUpdate,
+    LayoutUpdate,
+    count,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -240,12 +250,15 @@ class DiffUpdate(CompositorUpdate):
         color_system = console._color_system or ColorSystem.TRUECOLOR
         try:
             if isinstance(self.update, LayoutUpdate):
-                return self._full(console, color_system)
-            return self._partial(color_system)
+                written = self._full(console, color_system)
+            else:
+                written = self._partial(color_system)
         except Exception:  # the copy may be off now: draw Textual's way and start again
             log.exception("differential update failed; drawing the whole frame")
             self.shown.forget()
             return self.update.render_segments(console)
+        count("compositor.diff")
+        return written
 
     def _full(self, console: Console, color_system: ColorSystem) -> str:
         update = self.update
@@ -344,6 +357,7 @@ class RowCompositor(Compositor):
         # the caller pairs strips with rows exactly as it does for a partly visible widget.
         # Widgets come front to back and the front one wins every cell it covers, so once one
         # covers the whole update, nothing behind it can show.
+        count("compositor.rows")
         rows = Region(0, crop.y, self.size.width, crop.height)
         for widget, (region, clip) in self.visible_widgets.items():
             clip = clip.intersection(rows)

@@ -11,6 +11,10 @@ Textual's timer, and up to 13 ms with this one.
 
 This timer ticks as soon as it is resumed, unless the last tick was less than an interval ago;
 then it ticks when that interval is up. It is still at most one frame per interval.
+
+It works around two bugs in Textual's timer (docs/UPSTREAM.md) through private API, checked at
+start-up by `tui_chat.compat.textual_hooks` (hook "frame_timer"); when that does not fit,
+screens keep Textual's own update timer.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 from textual import constants
-from textual._time import get_time, sleep
 from textual.timer import EventTargetGone, Timer
+
+from tui_chat.compat.textual_hooks import count, get_time, overrides, sleep
 
 
 class FrameTimer(Timer):
@@ -30,21 +35,23 @@ class FrameTimer(Timer):
 
     async def _run(self) -> None:
         last = float("-inf")
-        count = 0
-        while self._repeat is None or count < self._repeat:
+        ticks = 0
+        while self._repeat is None or ticks < self._repeat:
             await self._active.wait()
             wait = last + self._interval - get_time()
             if wait > 0:
                 await sleep(wait)
                 await self._active.wait()
             last = get_time()
-            count += 1
+            ticks += 1
+            count("frame_timer")
             try:
-                await self._tick(next_timer=last, count=count)
+                await self._tick(next_timer=last, count=ticks)
             except EventTargetGone:
                 break
 
 
+@overrides("frame_timer", "_update_timer")
 class PacedUpdates:
     """For a Screen subclass, listed before Screen: its frames are drawn by a FrameTimer."""
 

@@ -10,6 +10,9 @@ then arrives as the one `Paste` event it is, and the prompt input sanitises the 
 The same parser also reads ESC CR as Alt+Enter. That is what tmux (3.3, default settings),
 xterm and most terminals send for Alt+Enter, and Textual 8.2.8 drops the Alt for keys it maps
 by name (the result is a plain Enter, which sends the prompt instead of starting a new line).
+
+The parser is private API, checked at start-up by `tui_chat.compat.textual_hooks` (hook
+"paste_guard"); when it does not fit, the drivers keep Textual's parser.
 """
 
 from __future__ import annotations
@@ -19,18 +22,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from textual import events
-from textual._xterm_parser import XTermParser
 
+from tui_chat.compat.textual_hooks import DRIVER_MODULES, PASTE_GUARD, XTermParser, count
 from tui_chat.sanitize import ESCAPE_PLACEHOLDER
 
 ESC = "\x1b"
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
-
-_DRIVER_MODULES = ("textual.drivers.linux_driver", "textual.drivers.linux_inline_driver",
-                   "textual.drivers.web_driver")
-"""The drivers that build an XTermParser by that name (Windows reads keys another way first)."""
-
 
 class PasteFilter:
     """Rewrites decoded terminal input, chunk by chunk, so pastes hold no ESC but the end marker.
@@ -96,6 +94,7 @@ class GuardedXTermParser(XTermParser):
 
     def feed(self, data: str) -> Iterable[Any]:
         # "" means end of input to the parser: pass it on as it is.
+        count("paste_guard")
         return super().feed(self.paste_filter(data) if data else data)
 
     def _sequence_to_key_events(self, sequence: str, alt: bool = False) -> Iterable[Any]:
@@ -107,8 +106,10 @@ class GuardedXTermParser(XTermParser):
 
 
 def install() -> None:
-    """Make Textual's terminal drivers use `GuardedXTermParser` (idempotent)."""
-    for name in _DRIVER_MODULES:
+    """Make Textual's terminal drivers use `GuardedXTermParser` (idempotent), if it fits."""
+    if not PASTE_GUARD:
+        return
+    for name in DRIVER_MODULES:
         try:
             module = importlib.import_module(name)
         except ImportError:  # a driver this platform cannot load does not read input here

@@ -259,8 +259,7 @@ async def test_scrolling_up_stops_following_and_says_new_text_is_below() -> None
 
 
 async def test_the_footer_follows_the_phase_without_being_rebuilt() -> None:
-    from textual.widgets._footer import FooterKey
-
+    from tui_chat.compat.textual_hooks import FooterKey
     from tui_chat.widgets.key_footer import KeyFooter
 
     provider = GatedProvider(["first "], ["rest"])

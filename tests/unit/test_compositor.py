@@ -14,10 +14,10 @@ from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.geometry import Region
 from textual.strip import Strip
 
+from tui_chat.compat.textual_hooks import ChopsUpdate, LayoutUpdate
 from tui_chat.compositor import (
     DiffUpdate,
     TerminalRows,

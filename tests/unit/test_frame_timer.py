@@ -9,13 +9,13 @@ import pkgutil
 from collections.abc import AsyncIterator
 
 import pytest
-from textual._context import active_app
 from textual.app import App
 from textual.screen import Screen
 
 import tui_chat.screens
 from tui_chat import frame_timer
 from tui_chat.app import make_app
+from tui_chat.compat.textual_hooks import active_app
 from tui_chat.config import load_settings
 from tui_chat.frame_timer import FrameTimer
 from tui_chat.providers.scripted import ScriptedProvider

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from textual import events
-from textual._xterm_parser import XTermParser
 
+from tui_chat.compat.textual_hooks import XTermParser
 from tui_chat.paste_guard import GuardedXTermParser, PasteFilter, install
 
 CONTENT = "first \x1b[31mred\rsecond \x1b]52;c;SGVsbG8=\x07 \x11quit? \x1b"

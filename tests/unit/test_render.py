@@ -515,13 +515,13 @@ def _random_styled_paragraph(rng: random.Random) -> str:
 ])
 def test_styled_paragraphs_wrap_without_rich_and_draw_what_rich_markdown_draws(
         style: RenderStyle) -> None:
-    from tui_chat.render.prose import _paragraph_text, render_markdown, render_paragraph
+    from tui_chat.render.prose import paragraph_text, render_markdown, render_paragraph
 
     rng = random.Random(8)
     checked = 0
     for _ in range(300):
         source = _random_styled_paragraph(rng)
-        if _paragraph_text(source, style) is None:
+        if paragraph_text(source, style) is None:
             continue  # markdown-it read it as more than a paragraph: not this path
         checked += 1
         for width in (1, 2, 7, rng.randint(3, 90)):
@@ -570,11 +570,11 @@ def test_list_items_with_more_than_a_paragraph_are_left_to_rich(source: str) -> 
 
 
 def test_a_paragraph_with_wide_characters_is_wrapped_by_rich() -> None:
-    from tui_chat.render.prose import _paragraph_text, wrap_styled
+    from tui_chat.render.prose import paragraph_text, wrap_styled
 
     style = RenderStyle()
-    assert wrap_styled(_paragraph_text("**wide** 你好 text", style), 10) is None
-    assert wrap_styled(_paragraph_text("**narrow** text", style), 10) is not None
+    assert wrap_styled(paragraph_text("**wide** 你好 text", style), 10) is None
+    assert wrap_styled(paragraph_text("**narrow** text", style), 10) is not None
 
 
 @pytest.mark.parametrize("source", [

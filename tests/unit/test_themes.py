@@ -10,7 +10,6 @@ from typing import ClassVar
 import pytest
 from pygments import token
 from pygments.styles import get_all_styles, get_style_by_name
-from rich._palettes import EIGHT_BIT_PALETTE
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from textual.app import App, ComposeResult
@@ -18,6 +17,7 @@ from textual.color import Color
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Static
 
+from tui_chat.compat.textual_hooks import EIGHT_BIT_PALETTE
 from tui_chat.locations import bundled_themes_dir
 from tui_chat.themes import (
     APP_VARIABLE_DEFAULTS,

@@ -8,9 +8,7 @@ of our `ProviderError`s with a single sanitized line that never holds the API ke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
-import importlib
 import ipaddress
 import json
 import re
@@ -26,6 +24,7 @@ from urllib.parse import urlparse
 import openai
 import orjson
 
+from tui_chat.compat import sdk_hooks
 from tui_chat.models import (
     AuthFailed,
     BadRequest,
@@ -123,8 +122,7 @@ class OpenAICompatible:
         # provider is built (in a thread while the first prompt is typed), not when the first
         # answer starts.
         _ = self._client.chat.completions
-        with contextlib.suppress(ImportError):  # and the transport's event-loop backend
-            importlib.import_module("anyio._backends._asyncio")
+        sdk_hooks.warm_up_transport()  # and the transport's event-loop backend
 
     async def stream(
         self, messages: Sequence[Message], params: RequestParams
@@ -364,17 +362,18 @@ async def _chunk_batches(stream: Any) -> AsyncGenerator[list[dict[str, Any]], No
     The SDK builds a typed object for every chunk (about 0.3 ms each, measured) and decodes
     events line by line in Python; a fast local server sends hundreds of chunks per read. Here
     the SDK's event loop (with its timeout and connection error handling) is kept and its
-    decoder swapped for one that splits whole reads (`sse.BatchDecoder`). When an SDK version
-    lacks either hook, its typed stream is used, a chunk at a time.
+    decoder swapped for one that splits whole reads (`sse.BatchDecoder`), through the checked
+    hook in `compat.sdk_hooks`. When an SDK version does not fit it, its typed stream is used,
+    a chunk at a time.
     """
-    events = getattr(stream, "_iter_events", None)
-    if events is None or not hasattr(stream, "_decoder"):
+    events = sdk_hooks.event_batches(stream, BatchDecoder())
+    if events is None:
         async for chunk in stream:
             yield [chunk.model_dump()]
         return
-    stream._decoder = BatchDecoder()
     done = False
-    async for batch in events():
+    async for batch in events:
+        sdk_hooks.count()
         if done:
             continue  # read the body to its end, so the connection can be used again
         chunks: list[dict[str, Any]] = []

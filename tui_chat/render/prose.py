@@ -250,7 +250,7 @@ _PARAGRAPH_TOKENS = frozenset({
 })
 
 
-def _paragraph_text(source: str, style: RenderStyle) -> Text | None:
+def paragraph_text(source: str, style: RenderStyle) -> Text | None:
     """`source` as the Text Rich's Markdown would build for it, if it is one plain paragraph
     (text, emphasis, code, links); None for anything else."""
     tokens = markdown_parser().parse(source)
@@ -358,7 +358,7 @@ _NOT_ONE_CELL = re.compile(f"[^\n -~{_ONE_CELL}]")
 
 
 def wrap_styled(text: Text, width: int) -> list[Strip] | None:
-    """A paragraph's Text (as `_paragraph_text` builds it) wrapped and cut into lines as
+    """A paragraph's Text (as `paragraph_text` builds it) wrapped and cut into lines as
     Rich's console would render it, without Rich (half the time for a paragraph with bold,
     code and a link, markdown-it included). None when a
     character might not take one cell, or the Text is not a run of spans in order."""
@@ -432,7 +432,7 @@ def _wrapped_paragraph(source: str, style: RenderStyle,
         paragraph = _paragraph_style(style)
         return [Strip([Segment(line, paragraph)], len(line)) if line else Strip([])
                 for line in wrap_plain(plain, width)]
-    text = _paragraph_text(source, style)
+    text = paragraph_text(source, style)
     if text is None:
         return None
     strips = wrap_styled(text, width)

@@ -22,7 +22,7 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from tui_chat import collector
-from tui_chat.compositor import RowCompositor
+from tui_chat.compat import textual_hooks
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     Conversation,
@@ -134,7 +134,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         super().__init__()
         if not options.full_redraw:
             # Sends the terminal only the cells that changed (see compositor.py).
-            self._compositor = RowCompositor()
+            textual_hooks.use_row_compositor(self)
         self._provider = provider
         self._clock = clock
         self.store = store
@@ -174,13 +174,13 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def on_screen_suspend(self) -> None:
         # Another screen draws now; what this one knows of the terminal goes stale.
-        if isinstance(self._compositor, RowCompositor):
-            self._compositor.forget_terminal()
+        if (compositor := textual_hooks.row_compositor(self)) is not None:
+            compositor.forget_terminal()
 
     def _terminal_redrawn(self, _app: object) -> None:
         """Back from a suspend (an editor, Ctrl+Z): the terminal may show anything."""
-        if isinstance(self._compositor, RowCompositor):
-            self._compositor.forget_terminal()
+        if (compositor := textual_hooks.row_compositor(self)) is not None:
+            compositor.forget_terminal()
         self.refresh()
 
     def on_mount(self) -> None:

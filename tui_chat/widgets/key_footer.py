@@ -23,12 +23,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
-try:  # Textual's key widget; without it every change rebuilds, as Textual's Footer does.
-    from textual.widgets._footer import FooterKey
-except ImportError:  # pragma: no cover - a Textual that moved it
-    FooterKey = None  # type: ignore[assignment,misc]
+from tui_chat.compat import textual_hooks
+from tui_chat.compat.textual_hooks import count, overrides
 
 
+@overrides("footer", "bindings_changed")  # Textual's own rebuild, if FooterKey changed
 class KeyFooter(Footer):
     """A footer of key bindings that is cheap to update while an answer streams."""
 
@@ -122,12 +121,11 @@ class KeyFooter(Footer):
         return [shown[i] for i in self._fit(keys)]
 
     def _update_in_place(self) -> bool:
-        if FooterKey is None:
-            return False
+        footer_key = textual_hooks.FooterKey
         keys = list(self.children)
         shown = self._shown()
         if (shown is None or not keys or len(keys) != len(shown)
-                or not all(isinstance(key, FooterKey) for key in keys)):
+                or not all(isinstance(key, footer_key) for key in keys)):
             return False
         for key, (binding, _enabled, _tooltip) in zip(keys, shown, strict=True):
             if (key.key, key.action) != (binding.key, binding.action):
@@ -143,6 +141,7 @@ class KeyFooter(Footer):
                 key.set_class(not enabled, "-disabled")
             if tooltip and key.tooltip != tooltip:
                 key.tooltip = tooltip
+        count("footer")
         return True
 
 

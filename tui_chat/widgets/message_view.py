@@ -16,6 +16,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
+from tui_chat.compat.textual_hooks import count, overrides
 from tui_chat.models import MessageStatus, Metrics
 from tui_chat.render import RenderStyle, StreamingDocument
 
@@ -51,6 +52,7 @@ def format_metrics(metrics: Metrics) -> str:
     return " · ".join(parts)
 
 
+@overrides("size", "_size_updated")  # Textual's own, if its private API changed
 class MessageView(Widget):
     """One message: a user prompt, an assistant answer, or an error."""
 
@@ -327,6 +329,7 @@ class MessageView(Widget):
             # lines' cached rendering (Textual would drop it all for any new size).
             self._size = size
         self._lines_kept = False
+        count("size.message_view")
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)
         if resized and layout:
             self._exchange_repaint_regions()

@@ -9,7 +9,10 @@ from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.reactive import var
 
+from tui_chat.compat.textual_hooks import count, overrides, repaint_scrollbar
 
+
+@overrides("size", "_size_updated")  # Textual's own, if its private API changed
 class Transcript(VerticalScroll):
     """Scrolls with new text while at the bottom; stays put once the person scrolls up."""
 
@@ -39,9 +42,10 @@ class Transcript(VerticalScroll):
         # which asks for a second layout and repaints the whole transcript again in the next
         # frame, and the scrollbar queues a repaint of its own: while an answer streams, every
         # jump was sent to the terminal twice.
+        count("size.transcript")
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)
-        if layout and (scrollbar := self._vertical_scrollbar) is not None:
-            scrollbar._exchange_repaint_regions()
+        if layout:
+            repaint_scrollbar(self)
         return changed
 
     def watch_scroll_y(self, old: float, new: float) -> None:

@@ -1,0 +1,139 @@
+"""The private hooks of `tui_chat.compat`: each fits the installed Textual and SDK, and each runs.
+
+A hook that no longer fits is left out on purpose (the app runs on the public path), so it
+would not fail any other test: these do. `tests/compat/rename_experiment.py` shows it, by
+renaming the hooked names inside a copy of the installed packages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI, Reply
+from tests.pty_harness import TerminalApp, tui_chat_argv
+from tui_chat import compat
+from tui_chat.app import make_app
+from tui_chat.compat import Hook, Misfit, sdk_hooks, textual_hooks
+from tui_chat.config import load_settings
+from tui_chat.widgets.message_view import MessageView
+
+ANSWER = [f"Line {n} of a longer answer, enough to grow the view.\n\n" for n in range(40)]
+
+
+def all_hooks() -> dict[str, Hook]:
+    """Every hook (importing textual_hooks and sdk_hooks, above, registered them)."""
+    return compat.HOOKS
+
+
+def test_every_hook_fits_the_installed_libraries() -> None:
+    assert set(all_hooks()) == {"compositor", "frame_timer", "size", "paste_guard", "footer",
+                                "sse"}
+    assert compat.left_out == {}
+    assert textual_hooks.COMPOSITOR and textual_hooks.FRAME_TIMER and sdk_hooks.SSE
+
+
+def test_each_hook_says_why_and_what_would_replace_it() -> None:
+    for hook in all_hooks().values():
+        assert hook.uses and hook.why and hook.public and hook.liveness, hook.name
+
+
+async def test_each_hook_runs_while_an_answer_streams(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(Reply(chunks=ANSWER, chunks_per_second=200))
+    settings = load_settings(None, {"OPENAI_API_KEY": "sk-test-not-real"},
+                             base_url=fake_openai.url, model="fake-model")
+    compat.ran.clear()
+    app = make_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hi", "enter")
+        async with asyncio.timeout(15):
+            await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query(MessageView).last().text == "".join(ANSWER)
+    ran = compat.liveness()
+    # The headless driver neither reads a terminal nor writes one: the parser and the
+    # differential output are shown alive in the pty test below.
+    pilot_side = {name: times for name, times in ran.items()
+                  if name not in ("paste_guard", "compositor.diff")}
+    assert all(pilot_side.values()), ran
+
+
+def test_each_hook_runs_in_a_real_terminal(tmp_path: Path) -> None:
+    env = {f"XDG_{name}_HOME": str(tmp_path / name.lower())
+           for name in ("CONFIG", "DATA", "STATE", "CACHE")}
+    with FakeOpenAI.start_in_thread(chunks_per_second=200) as fake:
+        fake.fake.script(Reply(chunks=ANSWER))
+        argv = tui_chat_argv("--base-url", fake.url, "--model", "m",
+                             "--db", str(tmp_path / "c.db"))
+        with TerminalApp(argv, env=env) as app:
+            assert app.wait_for("Ask anything", 15)
+            app.write(b"\x1b[200~pasted \x1b[31mtext\x1b[201~")
+            assert app.wait_for("pasted", 10)
+            app.press("enter")
+            assert app.wait_for("Line 39 of a longer answer", 20)
+            app.press("ctrl+q")
+            assert app.close(10) == 0
+    logs = list(tmp_path.glob("state/**/tui-chat.log"))
+    assert logs, "the app wrote no log"
+    line = next(line for line in logs[0].read_text().splitlines()
+                if "private hooks ran:" in line)
+    counts = dict(item.split("=") for item in
+                  line.split("private hooks ran: ")[1].split("; left out:")[0].split(", "))
+    assert line.endswith("left out: none"), line
+    assert set(counts) == set(compat.liveness())
+    assert all(int(times) > 0 for times in counts.values()), line
+
+
+def test_a_hook_that_does_not_fit_is_left_out_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    class Library:
+        def hooked(self, data: str, flag: bool = False) -> None:
+            """Stands in for a library method whose signature changed."""
+
+    hook = Hook("example", uses="Library.hooked", why="a test", public="the plain way",
+                liveness=("example",))
+    try:
+        fits = compat.register(hook, lambda: compat.signature(Library, "hooked",
+                                                              ("self", "data")))
+        assert not fits and not compat.fits("example")
+        assert "hooked(self, data, flag=False), written against hooked(self, data)" in (
+            compat.left_out["example"])
+        with caplog.at_level(logging.WARNING, logger="tui_chat.compat"):
+            compat.report()
+            compat.report()
+        said = [record.getMessage() for record in caplog.records if "'example'" in
+                record.getMessage()]
+        assert len(said) == 1 and "the plain way" in said[0]
+    finally:
+        compat.HOOKS.pop("example", None)
+        compat.left_out.pop("example", None)
+
+
+def test_a_missing_name_is_a_misfit() -> None:
+    with pytest.raises(Misfit, match=r"Library\.gone is gone"):
+        class Library:
+            pass
+
+        compat.signature(Library, "gone", ("self",))
+
+
+def test_an_override_is_dropped_when_its_hook_is_left_out() -> None:
+    class Base:
+        def _hooked(self) -> str:
+            return "library"
+
+    compat.HOOKS["dropped"] = Hook("dropped", uses="", why="", public="", liveness=())
+    compat.left_out["dropped"] = "renamed"
+    try:
+        @textual_hooks.overrides("dropped", "_hooked")
+        class Ours(Base):
+            def _hooked(self) -> str:
+                return "ours"
+
+        assert Ours()._hooked() == "library"
+    finally:
+        compat.HOOKS.pop("dropped")
+        compat.left_out.pop("dropped")
