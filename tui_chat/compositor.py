@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.color import ColorSystem
@@ -43,7 +43,8 @@ from tui_chat.compat.textual_hooks import (
 )
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+    from textual.screen import Screen
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class TerminalRows:
         """Move rows `top`..`bottom` up by `shift` (down if negative) with the terminal's own
         scrolling, and record the rows it leaves blank. Returns the sequence to send."""
         rows = self.rows
-        blank = Strip([Segment(" " * self.width)], self.width)
+        blank: Strip | None = Strip([Segment(" " * self.width)], self.width)
         count = abs(shift)
         band = rows[top:bottom + 1]
         if shift > 0:
@@ -371,9 +372,10 @@ class RowCompositor(Compositor):
                 return
 
     def render_update(
-        self, full: bool = False, screen_stack: list | None = None, simplify: bool = False
-    ):  # type: ignore[override]
+        self, full: bool = False, screen_stack: list[Screen[Any]] | None = None,
+        simplify: bool = False
+    ) -> RenderableType | None:
         update = super().render_update(full=full, screen_stack=screen_stack, simplify=simplify)
         if simplify or not isinstance(update, LayoutUpdate | ChopsUpdate):
             return update  # screenshots, and anything this does not know
-        return DiffUpdate(update, self.shown, tuple(self.size))
+        return DiffUpdate(update, self.shown, (self.size.width, self.size.height))

@@ -55,7 +55,9 @@ try:
 except ImportError as error:  # pragma: no cover - a Textual that moved it
     _import_errors["frame_timer"] = f"textual._time: {error}"
     get_time = time.monotonic
-    sleep = asyncio.sleep
+
+    async def sleep(secs: float) -> None:
+        await asyncio.sleep(secs)
 
 try:
     from textual._xterm_parser import XTermParser

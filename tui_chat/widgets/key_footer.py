@@ -13,7 +13,7 @@ command palette's key are never left out, since between them they reach everythi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from textual import events
@@ -93,7 +93,7 @@ class KeyFooter(Footer):
         if event.size.width != self._fitted_width and self._bindings_ready:
             self.call_after_refresh(self.recompose)
 
-    def bindings_changed(self, screen: Screen) -> None:
+    def bindings_changed(self, screen: Screen[Any]) -> None:
         if self.is_attached and screen is self.screen and self._update_in_place():
             return
         super().bindings_changed(screen)
@@ -122,10 +122,10 @@ class KeyFooter(Footer):
 
     def _update_in_place(self) -> bool:
         footer_key = textual_hooks.FooterKey
-        keys = list(self.children)
+        keys = [key for key in self.children if isinstance(key, footer_key)]
         shown = self._shown()
-        if (shown is None or not keys or len(keys) != len(shown)
-                or not all(isinstance(key, footer_key) for key in keys)):
+        if shown is None or not keys or len(keys) != len(self.children) or len(keys) != len(
+                shown):
             return False
         for key, (binding, _enabled, _tooltip) in zip(keys, shown, strict=True):
             if (key.key, key.action) != (binding.key, binding.action):
@@ -146,4 +146,6 @@ class KeyFooter(Footer):
 
 
 def _is_key(widget: Widget) -> bool:
-    return FooterKey is not None and isinstance(widget, FooterKey)
+    # Textual's key widget is private: without it (see compat) the footer is left to Textual.
+    footer_key = getattr(textual_hooks, "FooterKey", None)
+    return footer_key is not None and isinstance(widget, footer_key)
