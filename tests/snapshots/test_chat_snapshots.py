@@ -170,3 +170,12 @@ def test_dark_theme_harbour(snap_compare) -> None:
 
 def test_light_theme_paper(snap_compare) -> None:
     assert snap_compare(_themed("paper"), terminal_size=SIZE, run_before=ask)
+
+
+LONG_ERROR = ("401: API key rejected by api.example.test; set OPENAI_API_KEY or pass "
+              "--api-key-env NAME, or pick a profile with --profile (see tui-chat --help)")
+
+
+def test_long_error_wraps_in_full_at_80x24(snap_compare) -> None:
+    assert snap_compare(app_with(ScriptedProvider(error=AuthFailed(LONG_ERROR))),
+                        terminal_size=(80, 24), run_before=ask)

@@ -6,6 +6,10 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
+from tests.ui.test_chat_screen import SETTINGS, settle
+from tui_chat.app import make_app
+from tui_chat.models import AuthFailed
+from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.transcript import Transcript
 
@@ -95,3 +99,19 @@ async def test_the_end_of_an_answer_is_shown_before_its_code_is_lexed_whole() ->
         width, height = view.size
         assert view.render_lines(Region(0, 0, width, height)) == \
             fresh.render_lines(Region(0, 0, width, height))
+
+
+async def test_an_error_under_the_answer_wraps_in_full_at_80_columns() -> None:
+    error = ("401: API key rejected by api.example.test; set OPENAI_API_KEY or pass "
+             "--api-key-env NAME, or pick a profile with --profile (see tui-chat --help)")
+    app = make_app(SETTINGS, ScriptedProvider(error=AuthFailed(error)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hi", "enter")
+        await settle(app, pilot)
+        answer = list(app.screen.query(MessageView))[-1]
+        assert answer.status == "failed"
+        shown = [answer.render_line(y).text.rstrip() for y in range(answer.size.height)]
+        assert all(len(line) <= answer.content_region.width for line in shown)
+        assert "…" not in "".join(shown)
+        words = " ".join(" ".join(shown).split())
+        assert error in words and "ctrl+r retries" in words

@@ -283,10 +283,12 @@ class MessageView(Widget):
             from rich.segment import Segment
             from rich.text import Text
 
-            rendered = Text(footer, style=style, no_wrap=True, overflow="ellipsis")
-            rendered.truncate(width, overflow="ellipsis")
-            lines.append(Strip([Segment(part.text, part.style) for part in
-                                rendered.render(self.app.console)]))
+            # Wrapped, never cut: an error's hint is often at its end ("set OPENAI_API_KEY
+            # or pass --api-key-env"), and at 80 columns an ellipsis took it away.
+            console = self.app.console
+            for line in Text(footer, style=style).wrap(console, max(1, width)):
+                lines.append(Strip([Segment(part.text, part.style) for part in
+                                    line.render(console)]))
         if streaming and self.JUMP_LINES > 1:
             # Jump scrolling: while streaming, the height grows a block of lines at a time, so
             # the transcript relayouts and scrolls (repainting the whole screen) once per block

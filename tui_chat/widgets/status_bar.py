@@ -80,4 +80,8 @@ class StatusBar(Widget):
             parts.append(f.message)
         # Content(...) not a str: a str would be parsed as markup, and these values include
         # server text.
-        return Content(" · ".join(parts))
+        text = Content(" · ".join(parts))
+        width = self.content_region.width
+        # One line, so a long error is abbreviated here (with "…", not cut mid-word unseen);
+        # it is shown in full under the answer.
+        return text.truncate(width, ellipsis=True) if 0 < width < text.cell_length else text
