@@ -29,6 +29,24 @@ def estimate_tokens(text: str) -> int:
     return wide + -(-len(narrow) // 4)
 
 
+class RunningEstimate:
+    """`estimate_tokens` of a text that grows piece by piece, at a cost per piece (the
+    status bar's count while an answer streams, from the text on screen)."""
+
+    def __init__(self) -> None:
+        self.wide = 0
+        self.narrow = 0
+
+    def add(self, text: str) -> None:
+        narrow = len(_WIDE.sub("", text))
+        self.wide += len(text) - narrow
+        self.narrow += narrow
+
+    @property
+    def tokens(self) -> int:
+        return self.wide + -(-self.narrow // 4)
+
+
 def without_unanswered(history: Sequence[Message]) -> list[Message]:
     """`history` without the user turns that got no answer (failed, or cancelled before any
     text), except the last message: it is the question being asked now.

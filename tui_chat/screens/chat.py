@@ -23,6 +23,7 @@ from textual.worker import Worker
 
 from tui_chat import collector
 from tui_chat.compat import textual_hooks
+from tui_chat.context import RunningEstimate
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     Conversation,
@@ -159,6 +160,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._status_timer: Timer | None = None
         self._message = ""
         self._context_note = ""
+        self._shown_tokens = RunningEstimate()
+        """Tokens of the answer text on screen, estimated as it grows (the status bar's count
+        while streaming: counting chunks lagged the text when a chunk held several tokens)."""
+        self._shown_chars = 0
         self._render_style: RenderStyle | None = None
         self._transcript: Transcript | None = None
 
@@ -285,6 +290,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._exchange = exchange
         self._answer_view = view
         self._message = ""
+        self._shown_tokens = RunningEstimate()
+        self._shown_chars = 0
         self.phase = "waiting"
         self._status_timer and self._status_timer.resume()
         self._worker = self.stream_answer(exchange, view)
@@ -378,12 +385,16 @@ class ChatScreen(PacedUpdates, Screen[None]):
             retry_in = max(0.0, pending.resume_at - now)
             attempt = pending.attempt
         started = metrics.started_at
+        tokens = metrics.tokens
+        tokens_per_second = (exchange.live_tokens_per_second() if busy
+                             else metrics.tokens_per_second)
+        if busy and metrics.tokens_estimated:
+            tokens, tokens_per_second = self._shown_figures(metrics.first_token_at, now)
         bar.figures = StatusFigures(
             phase=self.phase,
-            tokens=metrics.tokens,
+            tokens=tokens,
             tokens_estimated=metrics.tokens_estimated,
-            tokens_per_second=(exchange.live_tokens_per_second() if busy
-                               else metrics.tokens_per_second),
+            tokens_per_second=tokens_per_second,
             ttft=metrics.ttft,
             elapsed=(now - started if busy and started is not None else metrics.total_time),
             buffered_chars=exchange.held_chars,
@@ -392,6 +403,19 @@ class ChatScreen(PacedUpdates, Screen[None]):
             context_note=self._context_note,
             message=self._message,
         )
+
+    def _shown_figures(self, first_token_at: float | None,
+                       now: float) -> tuple[int, float | None]:
+        """Estimated tokens of the answer text on screen, and the speed they came at."""
+        view = self._answer_view
+        if view is not None:
+            text = view.text
+            if len(text) > self._shown_chars:
+                self._shown_tokens.add(text[self._shown_chars:])
+                self._shown_chars = len(text)
+        tokens = self._shown_tokens.tokens
+        span = now - first_token_at if first_token_at is not None else 0.0
+        return tokens, (tokens / span if span > 0.2 else None)
 
     def watch_phase(self, phase: Phase) -> None:
         if self.is_mounted:
