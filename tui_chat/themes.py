@@ -26,6 +26,9 @@ APP_VARIABLE_DEFAULTS: dict[str, str] = {
     "message-border-user": "#0178D4",
     # Left edge of a message that reports an error.
     "message-border-error": "#B93C5B",
+    # Secondary text (dates and counts in the conversation list, hints): quieter than the
+    # foreground but readable (WCAG contrast 4.5 or more) on background, surface and panel.
+    "meta-text": "#94999C",
 }
 """App-specific theme variables and their values for the default `textual-dark` theme.
 
@@ -158,14 +161,72 @@ def app_variables_for(theme: Theme) -> dict[str, str]:
             "message-border-error": generated["error"],
         }
     background = Color.parse(generated["background"])
+    foreground = Color.parse(generated["foreground"])
     primary = Color.parse(generated["primary"])
+    code = code_background(background, foreground)
+    grounds = [background, code, *(Color.parse(generated[key]) for key in ("surface", "panel"))]
     return {
         "message-user-background": background.blend(primary, 0.12).hex,
-        "message-code-background": background.blend(Color.parse(generated["foreground"]), 0.06).hex,
+        "message-code-background": code.hex,
         "message-border-assistant": Color.parse(generated["secondary"]).hex,
         "message-border-user": primary.hex,
         "message-border-error": Color.parse(generated["error"]).hex,
+        "meta-text": secondary_text(foreground, grounds).hex,
     }
+
+
+READABLE = 4.5
+"""WCAG 2 AA contrast for text."""
+
+CODE_SET_APART = 1.1
+"""Least contrast between code blocks' background and the page's: below it (and when both
+fall on one xterm-256 colour) a code block has no background of its own."""
+
+
+def contrast(first: Color, second: Color) -> float:
+    """WCAG 2 contrast ratio of two opaque colours (1 to 21)."""
+
+    def luminance(colour: Color) -> float:
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+                  for c in (colour.r / 255, colour.g / 255, colour.b / 255)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def code_background(background: Color, foreground: Color) -> Color:
+    """The page's background moved towards the text just far enough to set code apart, in
+    true colour and in 256 colours (tmux and many SSH setups)."""
+    for percent in range(4, 41):
+        code = background.blend(foreground, percent / 100)
+        if is_set_apart(code, background):
+            return code
+    return background.blend(foreground, 0.4)
+
+
+def is_set_apart(code: Color, background: Color) -> bool:
+    """Whether a code block's background shows against the page's."""
+    return (contrast(code, background) >= CODE_SET_APART
+            and xterm_256(code) != xterm_256(background))
+
+
+def xterm_256(colour: Color) -> int | None:
+    """The xterm-256 colour a terminal without true colour shows for `colour`."""
+    from rich.color import Color as RichColor
+    from rich.color import ColorSystem
+
+    return RichColor.from_rgb(colour.r, colour.g, colour.b).downgrade(ColorSystem.EIGHT_BIT).number
+
+
+def secondary_text(foreground: Color, backgrounds: list[Color]) -> Color:
+    """The quietest blend of the foreground into the backgrounds that stays readable on each."""
+    closest = min(backgrounds, key=lambda ground: contrast(foreground, ground))
+    for percent in range(50, 101, 2):
+        text = closest.blend(foreground, percent / 100)
+        if all(contrast(text, ground) >= READABLE + 0.05 for ground in backgrounds):
+            return text
+    return foreground
 
 
 def is_pygments_style(name: str) -> bool:

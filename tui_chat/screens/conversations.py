@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.content import Content
+from textual.content import Content, Span
 from textual.css.styles import RulesMap
 from textual.screen import ModalScreen
 from textual.strip import Strip
@@ -73,7 +73,7 @@ class _Columns(Visual):
         self, width: int, height: int | None, style: Style, options: RenderOptions
     ) -> list[Strip]:
         laid_out = Content("\n").join(self._fit(left, right, width) for left, right in self._lines)
-        return laid_out.render_strips(width, height, style, options)
+        return _readable_meta(laid_out, style).render_strips(width, height, style, options)
 
     @staticmethod
     def _fit(left: Content, right: Content, width: int) -> Content:
@@ -81,6 +81,22 @@ class _Columns(Visual):
         if not right or room < _MIN_LEFT:
             return left.truncate(width, ellipsis=True)
         return left.truncate(room, ellipsis=True, pad=True) + " " * _GAP + right
+
+
+def _readable_meta(content: Content, style: Style) -> Content:
+    """Give the secondary text (dates, counts, roles) a colour of its own row: the quietest
+    blend of the row's text into its background that stays readable (WCAG 4.5), so it reads
+    on a plain row and on the highlighted one alike. Textual resolved the theme's "auto"
+    colour for these spans as if on a dark background: white on the light themes' grey."""
+    foreground, background = style.foreground, style.background
+    if foreground is None or background is None or background.a < 1:
+        return content
+    from tui_chat.themes import secondary_text
+
+    quiet = Style(foreground=secondary_text(background + foreground, [background]))
+    spans = [Span(span.start, span.end, quiet) if span.style == _META else span
+             for span in content.spans]
+    return Content(content.plain, spans)
 
 
 class _Entry(Option):
@@ -115,7 +131,7 @@ class ConversationList(OptionList):
             border: none;
         }
         & > .conversation-list--meta {
-            color: $text-muted;
+            color: $text-muted;  /* in list rows, worked out per row: _readable_meta */
         }
         & > .conversation-list--match {
             color: $text-accent;

@@ -31,7 +31,7 @@ def render_style_for(app: App[Any], code_theme: str) -> RenderStyle:
     primary = colour("primary", "#0178D4")
     accent = colour("accent", "#ffa62b")
     secondary = colour("secondary", "#004578")
-    muted = colour("foreground-muted", colour("text-muted", "#888888"))
+    muted = colour("meta-text", "#94999C")  # readable on the theme's backgrounds
     code_background = colour("message-code-background", colour("surface", "#1e1e1e"))
     wanted: dict[str, Any] = {
         "text": Style(),
