@@ -220,6 +220,25 @@ class TuiChatApp(App[None]):
         if self.is_running and settings is not None and name != settings.theme:
             self._remember_theme(name)
 
+    def watch_app_focus(self, focused: bool) -> None:
+        """The app got focus back (a browser tab, a terminal with focus events): if nothing
+        has focus, give it to the screen's auto-focus widget (the prompt), as at start.
+
+        In a browser the app starts blurred, so a screen mounted before the first focus never
+        auto-focused, and Textual restores only what was focused at the blur: typed keys went
+        nowhere until the prompt was clicked."""
+        if not focused:
+            return
+        screen = self.screen
+        selector = screen.AUTO_FOCUS or self.AUTO_FOCUS
+        if screen.focused is not None or not selector:
+            return
+        for widget in screen.query(selector):
+            if widget.focusable:
+                # Now, not later: keys that came with the focus are already queued.
+                screen.set_focus(widget)
+                return
+
     def _remember_theme(self, name: str) -> None:
         """Keep the chosen theme for next time, in the config file."""
         from tui_chat import locations

@@ -299,3 +299,22 @@ async def test_what_the_warm_up_builds_is_kept_out_of_full_collections() -> None
         assert built is not None
         # Frozen objects are not among those a collection scans.
         assert all(obj is not built for obj in gc.get_objects())
+
+
+async def test_the_prompt_gets_focus_when_the_app_gets_focus_and_nothing_has_it() -> None:
+    """A browser tab starts the app blurred, before the screen could auto-focus the prompt;
+    the first focus (or key) from the browser must land in the prompt."""
+    from textual import events
+
+    app = make_app(SETTINGS, ScriptedProvider([Delta("ok"), Finished("stop")]))
+    async with app.run_test() as pilot:
+        app.screen.set_focus(None)  # the blur comes before the screen's auto-focus
+        app.post_message(events.AppBlur())
+        await pilot.pause()
+        assert app.focused is None
+        app.post_message(events.AppFocus())
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.focused, PromptInput)
+        await pilot.press("h", "i")
+        assert app.focused.text == "hi"
