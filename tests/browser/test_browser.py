@@ -155,8 +155,11 @@ def test_the_page_opens_clean_and_typing_without_a_click_reaches_the_prompt(
     type_keys(chrome, "again")
     press_and_wait_for_the_screen(
         chrome, ActionChains(chrome).key_down(Keys.CONTROL).send_keys("j").key_up(Keys.CONTROL))
-    type_keys(chrome, "ctrl j", Keys.ENTER)
-    assert wait_for_prompt(fake, 2) == "again\nctrl j"
+    type_keys(chrome, "ctrl j")
+    press_and_wait_for_the_screen(  # Alt+Enter: the browser terminal sends ESC CR
+        chrome, ActionChains(chrome).key_down(Keys.ALT).send_keys(Keys.ENTER).key_up(Keys.ALT))
+    type_keys(chrome, "alt enter", Keys.ENTER)
+    assert wait_for_prompt(fake, 2) == "again\nctrl j\nalt enter"
 
     assert console_errors(chrome) == []
     urls = requested_urls(chrome)
