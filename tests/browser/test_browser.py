@@ -184,6 +184,16 @@ def test_typing_reaches_the_prompt_when_the_tab_comes_back(
     type_keys(chrome, "back again", Keys.ENTER)
     assert wait_for_prompt(fake) == "back again"
 
+    apps = server.app_pids()
+    ActionChains(chrome).key_down(Keys.CONTROL).send_keys("q").key_up(Keys.CONTROL).perform()
+    message = wait_until(lambda: chrome.execute_script(
+        "return document.body.classList.contains('-closed') && "
+        "document.getElementById('ended-message').innerText"), 15,
+        message="the page to say the app ended")
+    assert message == "The app ended."
+    assert chrome.find_element("id", "restart").is_displayed()
+    wait_until(lambda: all_gone(apps), 10, message="the app to end")
+
 
 def test_an_answer_streams_and_escape_stops_the_upstream(
         chrome: WebDriver, server: WebServerProcess, fake: RunningFakeOpenAI) -> None:
@@ -287,6 +297,7 @@ def test_closing_the_tab_or_killing_the_server_leaves_no_app_and_the_tab_says_so
         "document.getElementById('ended-message').innerText"), 10,
         message="the page to say the server is gone")
     assert "server is gone" in message
+    assert not chrome.find_element("id", "restart").is_displayed()  # a reload would be refused
 
 
 def test_a_stopped_server_says_so_in_the_tab(

@@ -34,13 +34,18 @@
   function showEnded() {
     const message = document.getElementById("ended-message");
     if (!message) return;
-    if (closeCode === SERVER_STOPPED) {
-      message.textContent = "The tui-chat web server stopped. Start it again, then reload.";
-    } else if (closeCode === 1000) {
+    // A new server run has a new key: reloading this page would be refused, so only the
+    // app-quit case offers to start again.
+    const restart = document.getElementById("restart");
+    restart.hidden = closeCode !== 1000;
+    if (closeCode === 1000) {
       message.textContent = "The app ended.";
+    } else if (closeCode === SERVER_STOPPED) {
+      message.textContent = "The tui-chat web server stopped. Start it again and open the " +
+        "address it prints.";
     } else {
-      message.textContent = "The connection to the tui-chat web server was lost: the " +
-        "server is gone. Start it again, then reload.";
+      message.textContent = "The connection to the tui-chat web server was lost: the server " +
+        "is gone. Start it again and open the address it prints.";
     }
   }
 
