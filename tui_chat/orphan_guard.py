@@ -35,7 +35,8 @@ def _set_parent_death_signal(signum: int) -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+        result: int = libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+        return result == 0
     except (OSError, AttributeError):
         return False
 

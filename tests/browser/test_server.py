@@ -129,13 +129,17 @@ def test_lone_surrogates_become_replacement_characters() -> None:
     assert clean_input("emoji 😀") == "emoji 😀"
 
 
-async def test_a_lone_surrogate_from_the_browser_does_not_end_the_session(
+async def test_a_lone_surrogate_or_garbage_from_the_browser_does_not_end_the_session(
         server: WebServerProcess, fake: RunningFakeOpenAI) -> None:
     async with aiohttp.ClientSession() as session:
         ws = await open_tab(session, server)
         # The page's JSON.stringify writes a lone surrogate as an escape, as here.
         await ws.send_str('["stdin", "\\ud800"]')
         await ws.send_str('["stdin", "x\\udc00y"]')
+        for garbage in ("not json", "{}", "[]", '["stdin", 5]', '["resize", {"width": "x"}]',
+                        '["resize", {"width": 1e400, "height": -3}]', '["resize", null]',
+                        '["nonsense"]', '["ping"]'):
+            await ws.send_str(garbage)
         await send_keys(ws, "still here\r")
         request = await asyncio.to_thread(
             wait_until, lambda: fake.fake.chat_requests[-1:], 20, 0.05, "the prompt upstream")

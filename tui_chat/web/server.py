@@ -339,9 +339,12 @@ class WebServer:
 
 
 def _cells(value: object, default: int) -> int:
+    """A terminal dimension from the page, or `default` when it is not a number."""
+    if not isinstance(value, int | float | str) or isinstance(value, bool):
+        return default
     try:
-        cells = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+        cells = int(value)
+    except (ValueError, OverflowError):
         return default
     return min(max(cells, 1), _MAX_CELLS)
 
@@ -361,7 +364,8 @@ def serve(app_argv: Sequence[str], host: str, port: int, title: str = "tui-chat"
         print(f"tui-chat: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
         return 2
     sock.listen(128)
-    server = WebServer(app_argv, port=sock.getsockname()[1], title=title)
+    bound_port: int = sock.getsockname()[1]
+    server = WebServer(app_argv, port=bound_port, title=title)
     shown_host = f"[{host}]" if ":" in host else host
     print(f"tui-chat web: open {server.url(shown_host)}", flush=True)
     print("Only this address (it carries this run's key) opens the app. Ctrl+C stops the "
