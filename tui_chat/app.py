@@ -158,6 +158,12 @@ class TuiChatApp(App[None]):
         yield SystemCommand("Chat: copy code block", "A code block of the focused message or "
                             "the last answer; again for the one before (f5)",
                             self.action_copy_code)
+        yield SystemCommand("Chat: older version of the answer",
+                            "Of the focused answer, or the last one that was retried ([ or ← "
+                            "on a focused answer)", screen.action_older_version)
+        yield SystemCommand("Chat: newer version of the answer",
+                            "Of the focused answer, or the last one that was retried (] or → "
+                            "on a focused answer)", screen.action_newer_version)
         yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
                             screen.action_pick_model)
         yield SystemCommand("Chat: system prompt and parameters",

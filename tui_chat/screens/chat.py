@@ -144,6 +144,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._answer_id: int | None = None
         self._unshown: list[StoredMessage] = []
         """Stored messages of the open conversation not mounted yet (oldest first)."""
+        self._versions: dict[int, tuple[int, int]] = {}
+        """Stored answers that have other versions: message id -> (which, of how many)."""
         self._loading_earlier = False
         self._text_below = False
         self._code_cursor: dict[int, int] = {}
@@ -277,6 +279,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._last_save = self._clock()
         view = MessageView("assistant", status="waiting", render_style=self.render_style(),
                            message_id=self._answer_id)
+        if replaces is not None:
+            view.versions = self._versions_of(self._answer_id)
         await self.transcript.mount(view)
         self.transcript.scroll_end(animate=False)
         exchange = Exchange(
@@ -662,6 +666,78 @@ class ChatScreen(PacedUpdates, Screen[None]):
         except Exception:  # WorkerCancelled is the expected outcome here
             pass
 
+    # -- versions of a retried answer --------------------------------------------------------
+
+    @on(MessageView.VersionRequested)
+    async def _version_requested(self, event: MessageView.VersionRequested) -> None:
+        event.stop()
+        await self.show_version(event.view, event.step)
+
+    async def action_older_version(self) -> None:
+        await self._step_version(-1)
+
+    async def action_newer_version(self) -> None:
+        await self._step_version(1)
+
+    async def _step_version(self, step: int) -> None:
+        """The palette's way: the focused message, or else the last answer with versions."""
+        focused = self.focused
+        view = focused if isinstance(focused, MessageView) and focused.versions else next(
+            (v for v in reversed(list(self.query(MessageView))) if v.versions), None)
+        if view is None:
+            self.notify("No answer here has other versions (Ctrl+R asks again and keeps the "
+                        "earlier one).", markup=False, timeout=4)
+            return
+        await self.show_version(view, step)
+
+    async def show_version(self, view: MessageView, step: int) -> None:
+        """Show the older (`step` -1) or newer (1) version of a retried answer in its place.
+        It becomes the current one: sent to the model from now on, exported, shown on reopen."""
+        store, message_id = self.store, view.message_id
+        if store is None or message_id is None or view.versions is None:
+            return
+        if self.phase in _BUSY:
+            self.notify("Versions can be switched once the answer has ended (Esc stops it).",
+                        severity="warning", markup=False, timeout=4)
+            return
+        versions = self._store_call("versions", lambda: store.answer_versions(message_id)) or []
+        index = next((i for i, row in enumerate(versions) if row.id == message_id), None)
+        if index is None or not 0 <= index + step < len(versions):
+            self.app.bell()
+            return
+        row = versions[index + step]
+        if not self._store_call("version", lambda: store.set_current_version(row.id) or True):
+            return
+        shown = _view_for(row, self.render_style(), (index + step + 1, len(versions)))
+        self._versions.pop(message_id, None)
+        self._versions[row.id] = (index + step + 1, len(versions))
+        focused = self.focused is view
+        await self.transcript.mount(shown, before=view)
+        await view.remove()
+        if focused:
+            shown.focus(scroll_visible=False)
+        self._reload_history()
+
+    def _versions_of(self, message_id: int | None) -> tuple[int, int] | None:
+        """(n, n) for an answer just started in place of another: the newest of n versions."""
+        store = self.store
+        if store is None or message_id is None:
+            return None
+        versions = self._store_call("versions", lambda: store.answer_versions(message_id)) or []
+        if len(versions) < 2:
+            return None
+        self._versions[message_id] = (len(versions), len(versions))
+        return self._versions[message_id]
+
+    def _reload_history(self) -> None:
+        """The context to send, from the store's current versions."""
+        store, conversation_id = self.store, self.conversation.id
+        if store is None or conversation_id is None:
+            return
+        stored = self._store_call("load", lambda: store.messages(conversation_id))
+        if stored is not None:
+            self.history = [m for row in stored if (m := _history_message(row)) is not None]
+
     # -- the store ---------------------------------------------------------------------------
 
     def _store_call(self, what: str, call: Callable[[], _T]) -> _T | None:
@@ -750,6 +826,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.phase = "ready"
         await self.transcript.remove_children()
         self._unshown = list(stored)
+        self._versions = self._store_call(
+            "versions", lambda: store.version_numbers(conversation_id)) or {}
         start = len(stored) - self.WINDOW
         if message_id is not None:
             index = next((i for i, row in enumerate(stored) if row.id == message_id), None)
@@ -774,7 +852,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         count = self.WINDOW if count is None else count
         rows, self._unshown = self._unshown[-count:], self._unshown[:-count]
         style = self.render_style()
-        views = [_view_for(row, style) for row in rows]
+        views = [_view_for(row, style, self._versions.get(row.id)) for row in rows]
         transcript = self.transcript
         first = next(iter(transcript.query(MessageView)), None)
         old_height = transcript.virtual_size.height
@@ -828,6 +906,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._show_settings()
         self.history = []
         self._unshown = []
+        self._versions = {}
         self._exchange = None
         self._answer_view = None
         self.phase = "ready"
@@ -851,12 +930,14 @@ def _history_message(row: StoredMessage) -> Message | None:
     return row.to_message()
 
 
-def _view_for(row: StoredMessage, style: RenderStyle) -> MessageView:
+def _view_for(row: StoredMessage, style: RenderStyle,
+              versions: tuple[int, int] | None = None) -> MessageView:
     from tui_chat.models import Metrics
 
     role = row.role if row.role in ("user", "assistant", "error") else "assistant"
     view = MessageView(role, row.content, status=row.status, render_style=style,
                        message_id=row.id)
+    view.versions = versions
     if row.role == "assistant":
         metrics = Metrics(started_at=0.0, first_token_at=row.ttft, ended_at=row.total_time,
                           completion_tokens=None if row.tokens_estimated

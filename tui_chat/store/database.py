@@ -479,6 +479,34 @@ class ConversationStore:
         )
         return list(dict.fromkeys(row[0] for row in rows))[:limit]
 
+    def set_current_version(self, message_id: int) -> None:
+        """Show this version of its answer from now on: in the transcript, in what is sent to
+        the model, in the Markdown export. The other versions stay. Raises NotFound."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT conversation_id, position FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no message {message_id}")
+            # Two statements: the one-current-row index is checked row by row.
+            db.execute(
+                "UPDATE messages SET is_current = 0 WHERE conversation_id = ? AND position = ?",
+                row,
+            )
+            db.execute("UPDATE messages SET is_current = 1 WHERE id = ?", (message_id,))
+
+    def version_numbers(self, conversation_id: int) -> dict[int, tuple[int, int]]:
+        """For each current message with earlier or later versions: its message id ->
+        (which version it is, counting from 1, how many there are)."""
+        rows = self._read(
+            "SELECT c.id, sum(o.version <= c.version), count(*)"
+            " FROM messages c JOIN messages o"
+            " ON o.conversation_id = c.conversation_id AND o.position = c.position"
+            " WHERE c.conversation_id = ? AND c.is_current = 1 GROUP BY c.id",
+            (conversation_id,),
+        )
+        return {mid: (number, total) for mid, number, total in rows if total > 1}
+
     # Search
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
@@ -614,11 +642,18 @@ class ConversationStore:
         lines += [f"- Started: {summary.created_at:%Y-%m-%d %H:%M} UTC", ""]
         if summary.system:
             lines += ["## System", "", summary.system, ""]
+        versions = self.version_numbers(conversation_id)
         for message in self.messages(conversation_id):
             heading = message.role.capitalize()
             if message.role == "assistant" and message.model:
                 heading += f" ({message.model})"
-            lines += [f"## {heading}", "", message.content, ""]
+            lines += [f"## {heading}", ""]
+            if message.id in versions:
+                number, total = versions[message.id]
+                lines += [f"_Version {number} of {total} (the one shown in the app); every "
+                          f"version is in `tui-chat export {conversation_id} --format json`._",
+                          ""]
+            lines += [message.content, ""]
             if message.status != "done":
                 note = f"_{message.status.capitalize()}"
                 note += f": {message.error}_" if message.error else "._"

@@ -7,10 +7,13 @@ refreshes only the lines that changed, so a chunk costs in proportion to the chu
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from rich.style import Style
+from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
+from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.timer import Timer
@@ -80,6 +83,22 @@ class MessageView(Widget):
 
     can_focus = True
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Plain keys on a focused message: nothing between the keyboard and the app (tmux,
+        # screen, SSH, a terminal's own Alt handling) takes them.
+        Binding("left_square_bracket,left", "version(-1)", "Older version",
+                id="message.previous_version"),
+        Binding("right_square_bracket,right", "version(1)", "Newer version",
+                id="message.next_version"),
+    ]
+
+    @dataclass
+    class VersionRequested(Message):
+        """The person asked for another version of this answer (`step` -1: older, 1: newer)."""
+
+        view: MessageView
+        step: int
+
     status: reactive[MessageStatus] = reactive("done", layout=True)
     """Where this message is in its life; drives the `-<status>` CSS class and the footer."""
 
@@ -97,6 +116,8 @@ class MessageView(Widget):
         self.role = role
         self.message_id = message_id
         """The stored message this view shows, when it is stored."""
+        self.versions: tuple[int, int] | None = None
+        """(which version this is, of how many) for an answer asked more than once."""
         self._document = StreamingDocument(
             text, style=render_style, markdown=role == "assistant"
         )
@@ -188,6 +209,24 @@ class MessageView(Widget):
             self._footer_error = error
             self._dirty = True
             self.refresh(layout=True)
+
+    def set_versions(self, number: int, total: int) -> None:
+        """Show "‹ 2/3 ›" in the footer: this is version `number` of `total`."""
+        versions = (number, total) if total > 1 else None
+        if versions != self.versions:
+            self.versions = versions
+            self._dirty = True
+            self.refresh(layout=True)
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "version":
+            return self.versions is not None  # else the arrows scroll, as without it
+        return True
+
+    def action_version(self, step: int) -> None:
+        if self.versions is not None:
+            self.post_message(self.VersionRequested(self, step))
 
     def set_render_style(self, style: RenderStyle) -> None:
         """The theme changed: draw everything again in the new colours."""
@@ -306,6 +345,14 @@ class MessageView(Widget):
         return self.FLOOD_DRAW_BUDGET if self._flooded else self.DRAW_BUDGET
 
     def _footer_text(self) -> str:
+        text = self._status_text()
+        if self.versions is None:
+            return text
+        number, total = self.versions
+        switcher = f"‹ {number}/{total} ›"
+        return f"{switcher} {text}" if text else switcher
+
+    def _status_text(self) -> str:
         if self.role != "assistant":
             return self._footer
         if self.status == "waiting":
