@@ -1,0 +1,84 @@
+"""In a real terminal: kill -9 mid-answer, reopen with -c, Ctrl+R, Esc, then Tab and [ bring the
+longer interrupted answer back. The keys go through a pty as a terminal sends them."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI, Reply
+from tests.pty_harness import TerminalApp, tui_chat_argv
+from tui_chat.store import ConversationStore
+
+WORDS = [f"story{i} " for i in range(400)]
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    env = {f"XDG_{name}_HOME": str(tmp_path / name.lower())
+           for name in ("CONFIG", "DATA", "STATE", "CACHE")}
+    env["OPENAI_API_KEY"] = "sk-test-not-real"
+    env["PYTHONPATH"] = os.getcwd()
+    return env
+
+
+def saved_chars(database: Path) -> int:
+    """How much of the streaming answer the app has saved so far."""
+    with ConversationStore(database) as store:
+        conversation = store.latest_conversation_id()
+        if conversation is None:
+            return 0
+        rows = store.messages(conversation)
+    return len(rows[-1].content) if rows and rows[-1].role == "assistant" else 0
+
+
+def wait_until(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAI.start_in_thread() as running:
+        yield running
+
+
+def test_the_interrupted_answer_is_reachable_after_kill_retry_and_escape(
+        fake, tmp_path: Path) -> None:
+    database = tmp_path / "c.db"
+    argv = tui_chat_argv("--base-url", fake.url, "--model", "m", "--db", str(database))
+    fake.fake.script(Reply(chunks=WORDS, chunks_per_second=40),
+                     Reply(chunks=["Short ", "retry ", "never"], stall_after=2))
+    with TerminalApp(argv, env=env_for(tmp_path), size=(100, 30)) as app:
+        assert app.wait_for("ready", 30)
+        app.type("tell me a story")
+        app.press("enter")
+        assert wait_until(lambda: saved_chars(database) > 200), "nothing saved while streaming"
+        app.kill()  # SIGKILL: no chance to save or clean up
+    kept = saved_chars(database)
+
+    with TerminalApp([*argv, "-c"], env=env_for(tmp_path), size=(100, 30)) as app:
+        assert app.wait_for("interrupted", 30), app.display()
+        app.press("ctrl+r")
+        assert app.wait_for("Short retry", 15), app.display()
+        app.press("escape")
+        assert app.wait_for("‹ 2/2 › ■ cancelled", 10), app.display()
+        app.press("\t")  # Tab: the newest message first
+        app.press("[")
+        assert app.wait_for("‹ 1/2 › ⚠ interrupted", 10), app.display()
+        assert "Short retry" not in app.display()
+        app.press("]")
+        assert app.wait_for("‹ 2/2 › ■ cancelled", 10), app.display()
+        app.press("[")
+        assert app.wait_for("‹ 1/2 ›", 10), app.display()
+        app.press("ctrl+q")
+        app.close()
+    with ConversationStore(database) as store:
+        rows = store.messages(store.latest_conversation_id())
+    assert rows[-1].status == "interrupted" and len(rows[-1].content) >= kept > 200
