@@ -647,13 +647,11 @@ class ConversationStore:
             heading = message.role.capitalize()
             if message.role == "assistant" and message.model:
                 heading += f" ({message.model})"
-            lines += [f"## {heading}", ""]
+            lines += [f"## {heading}", "", message.content, ""]
             if message.id in versions:
                 number, total = versions[message.id]
-                lines += [f"_Version {number} of {total} (the one shown in the app); every "
-                          f"version is in `tui-chat export {conversation_id} --format json`._",
-                          ""]
-            lines += [message.content, ""]
+                lines += [f"_Version {number} of {total} (the one shown in the app); the JSON "
+                          "export holds every version._", ""]
             if message.status != "done":
                 note = f"_{message.status.capitalize()}"
                 note += f": {message.error}_" if message.error else "._"
