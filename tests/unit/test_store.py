@@ -369,6 +369,30 @@ class TestVersions:
         assert [m.id for m in store.answer_versions(answer)] == [failure, answer]
 
 
+    def test_an_earlier_version_can_be_made_current_again(
+        self, store: ConversationStore
+    ) -> None:
+        cid = store.create_conversation()
+        store.add_message(cid, "user", "Name a colour")
+        first = store.start_answer(cid, model="m")
+        store.finish_answer(first, "Red", "done")
+        second = store.start_answer(cid, model="m", replaces=first)
+        store.finish_answer(second, "Blue", "done")
+        store.add_message(cid, "user", "Why?")
+        assert store.version_numbers(cid) == {second: (2, 2)}
+
+        store.set_current_version(first)
+
+        assert [m.content for m in store.messages(cid)] == ["Name a colour", "Red", "Why?"]
+        assert store.version_numbers(cid) == {first: (1, 2)}
+        assert store.get_conversation(cid).message_count == 3
+        assert "Red\n\n_Version 1 of 2" in store.export_markdown(cid)
+        third = store.start_answer(cid, model="m", replaces=first)  # a retry from there
+        assert store.version_numbers(cid) == {third: (3, 3)}
+        with pytest.raises(NotFound):
+            store.set_current_version(9999)
+
+
 class TestConversations:
     """Listing, titles, renaming and deleting."""
 
