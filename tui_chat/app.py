@@ -7,12 +7,13 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import Screen
 
 from tui_chat.config import Settings
@@ -24,6 +25,9 @@ from tui_chat.store import ConversationStore
 from tui_chat.themes import ThemeFile
 
 log = logging.getLogger(__name__)
+
+
+_NO_COLOR = NoColor()
 
 
 class TuiChatApp(App[None]):
@@ -128,6 +132,15 @@ class TuiChatApp(App[None]):
             presets=s.presets,
             full_redraw=s.full_redraw,
         )
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters = super().get_line_filters()
+        if not self.no_color:
+            return filters
+        # NO_COLOR (no-color.org) means no colour. Textual turns colours into 256-colour greys
+        # instead (its Monochrome filter); bold, reverse and the layout carry the meaning
+        # here (the :nocolor rules in app.tcss).
+        return [f for f in filters if not isinstance(f, Monochrome)] + [_NO_COLOR]
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         from tui_chat.themes import app_variables_for
