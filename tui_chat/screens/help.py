@@ -15,7 +15,8 @@ from tui_chat.frame_timer import PacedUpdates
 
 _TIPS = (
     "Enter sends. New line: Ctrl+J everywhere; Alt+Enter in most terminals, tmux and screen; "
-    "Shift+Enter only where the terminal reports it (not through tmux). Up/Down in an empty "
+    "Shift+Enter where the terminal reports it (not through tmux) and in the browser "
+    "(tui-chat web). Up/Down in an empty "
     "input recall the prompts sent before (this conversation's first).\n"
     "Scrolling works whatever has focus: PgUp/PgDn by page, Shift+Up/Down (or Ctrl+Up/Down) "
     "by three lines; End (with the input empty) or Ctrl+End follows the answer again. Tab "
