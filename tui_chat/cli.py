@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from tui_chat import __version__
 from tui_chat.command_line import (
     APP_ONLY_FLAGS,
+    BROKEN_PIPE_STATUS,
     add_shared_options,
     fail,
     open_store,
     relay_provider,
     settings_from_args,
     setup_logging,
+    silence,
     subcommand_options,
 )
 from tui_chat.config import ConfigError
@@ -112,3 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`tui-chat list | head -1`): like any Unix filter,
+        # no message, the status SIGPIPE would give.
+        silence(sys.stdout)
+        return BROKEN_PIPE_STATUS

@@ -160,3 +160,18 @@ def fail(message: str, code: int = 2, err: TextIO | None = None) -> int:
     """One line on stderr; returns `code` (2: bad input or settings)."""
     print(f"tui-chat: {message}", file=sys.stderr if err is None else err)
     return code
+
+
+BROKEN_PIPE_STATUS = 141
+"""What a shell reports for a process killed by SIGPIPE: the status of `cmd | head` when the
+reader left early. Python ignores SIGPIPE, so it is returned instead."""
+
+
+def silence(out: TextIO) -> None:
+    """Point a closed pipe's descriptor at /dev/null so the exit flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -138,6 +138,8 @@ def export_command(
         try:
             out.write(text)
             out.flush()
+        except BrokenPipeError:
+            raise  # the reader left: quiet, as for every command (cli.main)
         except (OSError, UnicodeError) as error:
             return _fail(f"cannot write the export: {error}", err)
         return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from tui_chat.command_line import (
     open_store,
     relay_provider,
     settings_from_args,
+    silence,
     subcommand_options,
 )
 from tui_chat.config import ConfigError
@@ -112,18 +112,8 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
         return 130
     except BrokenPipeError:
         # Like any Unix filter whose reader left: no message, the status SIGPIPE would give.
-        _silence(out)
+        silence(out)
         return 141
-
-
-def _silence(out: TextIO) -> None:
-    """Point a closed pipe's descriptor at /dev/null so the exit flush cannot complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,
@@ -208,7 +198,7 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     except BrokenPipeError:
         # The reader stopped reading, as if the user had stopped the answer.
         status, code = "cancelled", 141
-        _silence(out)
+        silence(out)
     except ProviderError as error:
         broken = isinstance(error, StreamBroken) and exchange.parts
         status = "interrupted" if broken else "failed"

@@ -339,6 +339,8 @@ def serve_command(args: argparse.Namespace) -> int:
         # run_app calls `print` only once it listens, so a failed bind shows no banner.
         web.run_app(app, host=args.host, port=args.port, access_log=None,
                     handler_cancellation=True, print=lambda _: print(banner, flush=True))
+    except BrokenPipeError:
+        raise  # stdout's reader went away: quiet, as for every command (cli.main)
     except OSError as error:
         reason = os.strerror(error.errno) if error.errno else str(error)
         return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
