@@ -119,7 +119,7 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
 async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,
                err: TextIO) -> int:
     from tui_chat.providers import make_provider
-    from tui_chat.sanitize import sanitize_line
+    from tui_chat.sanitize import sanitize, sanitize_line
     from tui_chat.session import Exchange, RetryPending, RetryPolicy
     from tui_chat.store import StoreError
 
@@ -144,6 +144,7 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
                   f"{sanitize_line(str(pending.error))}", file=err, flush=True)
 
     loop = asyncio.get_running_loop()
+    terminal = out.isatty()
     messages = [Message("system", settings.system)] if settings.system else []
     messages.append(Message("user", prompt))
     params = RequestParams(settings.model, temperature=settings.temperature,
@@ -184,7 +185,9 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         async with aclosing(exchange.display_text()) as pieces:
             async for text in pieces:
                 if not args.json:
-                    out.write(text)
+                    # Verbatim into a pipe or file; made safe only on a terminal, the one
+                    # place control characters could act.
+                    out.write(sanitize(text) if terminal else text)
                     out.flush()
                 if store is not None and answer_id is not None \
                         and loop.time() - last_save >= 0.5:

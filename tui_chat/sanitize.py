@@ -1,9 +1,11 @@
 """Make untrusted text terminal-safe: the one place control characters are neutralised.
 
 Model output, server error messages, pasted text and titles can hold ESC/CSI/OSC/DCS sequences,
-BEL and C1 controls. Textual passes most of them to the terminal verbatim, so every untrusted
-string is cleaned when it enters the app. Removing the introducer byte defuses the whole
-sequence, and it works per chunk: a sequence split across two deltas is still neutralised.
+BEL and C1 controls. Textual passes most of them to the terminal verbatim, so untrusted text is
+cleaned where it becomes terminal cells (the renderer, the widgets, `ask` writing to a terminal)
+and nowhere else: model text is stored and relayed exactly as the model sent it. Removing the
+introducer byte defuses the whole sequence, and it works per chunk: a sequence split across two
+deltas is still neutralised.
 """
 
 from __future__ import annotations

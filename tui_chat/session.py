@@ -26,7 +26,6 @@ from tui_chat.models import (
     Usage,
 )
 from tui_chat.providers.base import Provider
-from tui_chat.sanitize import sanitize
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +209,9 @@ class Exchange:
                         case Delta(text=raw, chunks=chunks):
                             if not raw:
                                 continue
-                            # Every provider's text enters the app here, so this is where
-                            # it is made terminal-safe, once.
-                            text = sanitize(raw)
+                            # Kept as the model sent it (stored and relayed verbatim); it is
+                            # made terminal-safe where it becomes cells (render/document.py).
+                            text = raw
                             if self.metrics.first_token_at is None:
                                 self.metrics.first_token_at = self._clock()
                             self.parts.append(text)

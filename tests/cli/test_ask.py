@@ -245,3 +245,40 @@ def test_a_closed_stdin_is_no_input(fake, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
     assert fake.fake.chat_requests[0].messages[-1]["content"] == "q"
+
+
+HOSTILE = "a\x1b]0;owned\x07b\x1b[2Jc\r\nd\u202eevil"
+
+
+def test_hostile_text_is_verbatim_into_a_pipe_and_safe_on_a_terminal(fake, tmp_path: Path) -> None:
+    # Sanitised only where text becomes terminal cells (issue 14, item 20): a pipe or a file
+    # gets what the model sent, a terminal gets visible placeholders.
+    import pty
+
+    fake.fake.script(Reply(chunks=[HOSTILE[:4], HOSTILE[4:]]), Reply(chunks=[HOSTILE]))
+    piped = subprocess.run(command(tmp_path, "q"), input=b"", capture_output=True,
+                           env=environment(tmp_path, fake.url), timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode() == HOSTILE + "\n"
+    main, child = pty.openpty()
+    try:
+        process = subprocess.Popen(command(tmp_path, "q"), stdin=subprocess.DEVNULL,
+                                   stdout=child, stderr=subprocess.PIPE,
+                                   env=environment(tmp_path, fake.url))
+        os.close(child)
+        shown = b""
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+        assert process.wait(timeout=60) == 0
+    finally:
+        os.close(main)
+    text = shown.decode()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "a␛]0;owned" in text and "b␛[2Jc" in text
+    assert stored(tmp_path)[-1][1] == HOSTILE  # stored as sent, both times

@@ -364,7 +364,8 @@ async def test_escape_sequences_in_an_answer_are_shown_not_executed(fake_openai:
     assert _CONTROLS.search(plain) is None
     # The frame's own escapes are colours and cursor moves; with those gone, none is left.
     assert _CONTROLS.search(_OWN_SEQUENCES.sub("", sent).replace("\n", "")) is None
-    assert stored == answer.text
+    # Made safe where it becomes cells, not before: the store keeps what the model sent.
+    assert stored == PAYLOAD
 
 
 async def test_one_huge_chunk_renders(fake_openai: FakeOpenAI, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from tui_chat.models import (
     Usage,
 )
 from tui_chat.providers.sse import BatchDecoder
-from tui_chat.sanitize import sanitize, sanitize_line
+from tui_chat.sanitize import sanitize_line
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
@@ -172,7 +172,7 @@ class OpenAICompatible:
                         usage = chunk.get("usage")
                         if isinstance(usage, dict):
                             if texts:
-                                yield Delta(sanitize("".join(texts)), len(texts))
+                                yield Delta("".join(texts), len(texts))
                                 texts = []
                             yield Usage(int(usage.get("prompt_tokens") or 0),
                                         int(usage.get("completion_tokens") or 0))
@@ -185,7 +185,7 @@ class OpenAICompatible:
                                 progress.finish_reason = str(choice["finish_reason"])
                     if texts:
                         progress.text = True
-                        yield Delta(sanitize("".join(texts)), len(texts))
+                        yield Delta("".join(texts), len(texts))
             except openai.APIConnectionError:
                 # A drop after finish_reason only loses the usage report and [DONE].
                 if progress.finish_reason is None:
@@ -206,7 +206,7 @@ class OpenAICompatible:
         text = getattr(choices[0].message, "content", None) or ""
         if text:
             progress.text = True
-            yield Delta(sanitize(text))
+            yield Delta(text)
         usage = getattr(completion, "usage", None)
         if usage is not None:
             yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
