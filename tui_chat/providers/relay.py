@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import re
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
@@ -40,6 +41,8 @@ class RelayProvider:
         self._connect_timeout = connect_timeout
         self._stall_timeout = stall_timeout
         self._session: Any = None
+        self.reported_model: str | None = None
+        """The model the relay last said it answers with (its health or `done` event)."""
 
     def _client(self) -> Any:
         import aiohttp
@@ -98,15 +101,17 @@ class RelayProvider:
                     if event is None:
                         continue
                     if "error" in event:
-                        raise _error_event(sanitize_line(str(event["error"])), got_text)
+                        status = event.get("status")
+                        raise _error_event(sanitize_line(str(event["error"])), got_text,
+                                           status if isinstance(status, int) else None)
                     if "content" in event:
                         got_text = True
                         yield Delta(str(event["content"]))
                     if event.get("done"):
-                        usage = event.get("usage") or {}
-                        if isinstance(usage, dict) and usage:
-                            yield Usage(int(usage.get("prompt_tokens") or 0),
-                                        int(usage.get("completion_tokens") or 0))
+                        if isinstance(model := event.get("model"), str) and model.strip():
+                            self.reported_model = model
+                        if (usage := _reported_usage(event.get("usage"))) is not None:
+                            yield usage
                         yield Finished("stop")
                         return
             raise StreamBroken("the relay closed the stream before the answer was done")
@@ -154,21 +159,73 @@ class RelayProvider:
         return BadRequest(text)
 
     async def list_models(self) -> list[str]:
-        return []
+        """The model the relay reports (its health answer), or none: the relay, not this
+        client, chooses the model, so that is the only one to offer."""
+        model = await self.health_model()
+        return [model] if model else []
+
+    async def health_model(self) -> str | None:
+        """Ask `GET /api/health` which model the relay uses; None when it does not say."""
+        import aiohttp
+
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        try:
+            async with asyncio.timeout(self._connect_timeout), self._client().get(
+                    f"{self.base_url}/api/health", headers=headers) as response:
+                if response.status != 200:
+                    return None
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        model = body.get("model") if isinstance(body, dict) else None
+        if isinstance(model, str) and model.strip():
+            self.reported_model = model
+        return self.reported_model
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
 
-def _error_event(message: str, got_text: bool) -> ProviderError:
-    """The error type for a relay `error` event. The relay forwards our providers' one-line
-    messages, which begin with the upstream HTTP status when there was one ("401: …")."""
+def _reported_usage(raw: Any) -> Usage | None:
+    """The relay's usage object as ours, or None when it is unknown: missing, not numbers, all
+    zero (some relays send zeros always), or our relay's own estimate (we estimate alike)."""
+    if not isinstance(raw, dict) or raw.get("estimated"):
+        return None
+    try:
+        prompt = int(raw.get("prompt_tokens") or 0)
+        completion = int(raw.get("completion_tokens") or 0)
+    except (TypeError, ValueError):
+        return None
+    if prompt <= 0 and completion <= 0:
+        return None
+    return Usage(prompt, completion)
+
+
+_STATUS = re.compile(
+    r"""^\s*(?:error(?:\s+code)?\s*:?\s*|http\s*)?(?P<lead>[45]\d\d)(?![\d.])  # 401 …, 401: …
+      | \((?:status\s*)?(?P<tail>[45]\d\d)\)\s*$                        # … (401)
+      | \bstatus(?:\s+code)?\s*:?\s*(?P<word>[45]\d\d)\b                # … status code 401
+    """, re.IGNORECASE | re.VERBOSE)
+
+
+def leading_status(message: str) -> int | None:
+    """The HTTP status an error message gives, in the forms servers write it: "401: …" (ours),
+    "401 Incorrect API key provided" (the Node SDK's), "Error code: 401 - …", "… (401)",
+    "Request failed with status code 401"; None when it names none."""
+    match = _STATUS.search(message)
+    if match is None:
+        return None
+    return int(match.group("lead") or match.group("tail") or match.group("word"))
+
+
+def _error_event(message: str, got_text: bool, status: int | None = None) -> ProviderError:
+    """The error type for a relay `error` event, from its `status` field or the status its
+    message names. A rejected key or request is not retried; unknown failures are."""
     text = f"relay: {message}"
     if got_text:
         return StreamBroken(text)
-    head = message[:4]
-    status = int(head[:3]) if len(head) == 4 and head[:3].isdigit() and head[3] == ":" else None
+    status = status or leading_status(message)
     if status in (401, 403):
         return AuthFailed(text)
     if status == 404:

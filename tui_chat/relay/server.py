@@ -26,8 +26,27 @@ from tui_chat.command_line import (
     subcommand_options,
 )
 from tui_chat.config import ConfigError
-from tui_chat.models import Delta, Finished, Message, ProviderError, RequestParams, Usage
-from tui_chat.sanitize import sanitize_line
+from tui_chat.context import estimate_tokens
+from tui_chat.models import (
+    AuthFailed,
+    BadResponse,
+    ContextTooLong,
+    Delta,
+    Finished,
+    Message,
+    ModelNotFound,
+    NoApiKey,
+    ProviderError,
+    RateLimited,
+    RequestParams,
+    ServerError,
+    StreamBroken,
+    StreamStalled,
+    Unreachable,
+    Usage,
+)
+from tui_chat.models import BadRequest as BadRequest_
+from tui_chat.providers.relay import leading_status
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -47,13 +66,18 @@ upstream gives no write that would fail."""
 
 
 class BadRequest(Exception):
-    """The request cannot be served; `str(error)` is the one sentence sent back."""
+    """The request cannot be served; `str(error)` is the one sentence sent back, with `status`
+    (400, or 413 for a body over the limit)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def parse_chat_request(raw: bytes, max_body: int = MAX_BODY) -> tuple[str, list[Message]]:
     """Validate a chat request body. Raises BadRequest with one clear sentence."""
     if len(raw) > max_body:
-        raise BadRequest(f"The request body is larger than {max_body:,} bytes.")
+        raise too_large(max_body)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -78,16 +102,57 @@ def parse_chat_request(raw: bytes, max_body: int = MAX_BODY) -> tuple[str, list[
     return message, history
 
 
+def too_large(max_body: int) -> BadRequest:
+    return BadRequest(f"The request body is larger than {max_body:,} bytes.", 413)
+
+
 def _event(data: dict[str, Any]) -> bytes:
     # UTF-8, not \\u escapes: any client that decodes UTF-8 sees the text as sent.
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _usage(usage: Usage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens}
+def _usage(usage: Usage | None, prompt: Sequence[Message], answer: str) -> dict[str, Any]:
+    """The usage object every answer carries (clients read `usage.total_tokens`): the upstream's
+    counts, or our estimate, marked `"estimated": true`, when it gave none or only zeros."""
+    if usage is not None and usage.total_tokens > 0:
+        return {"prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens}
+    prompt_tokens = sum(estimate_tokens(m.content) for m in prompt)
+    completion_tokens = estimate_tokens(answer)
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens, "estimated": True}
+
+
+_CATEGORIES: tuple[tuple[type[ProviderError], str, int | None], ...] = (
+    (NoApiKey, "the relay has no API key for the upstream", None),
+    (AuthFailed, "upstream rejected the API key", 401),
+    (RateLimited, "upstream rate limit reached", 429),
+    (ModelNotFound, "upstream does not know the model", 404),
+    (ContextTooLong, "the conversation is too long for the model", 400),
+    (BadRequest_, "upstream refused the request", 400),
+    (ServerError, "upstream error", None),
+    (StreamStalled, "upstream stopped sending", None),
+    (StreamBroken, "upstream connection dropped mid-answer", None),
+    (Unreachable, "upstream unavailable", None),
+    (BadResponse, "upstream sent a malformed answer", None),
+)
+
+
+def public_error(error: ProviderError) -> tuple[str, int | None]:
+    """A short category and the upstream's HTTP status (when there was one) for a remote
+    client. The full message (the upstream's address, hints meant for the operator) is for
+    the server's log only."""
+    category, default = next(((name, status) for kind, name, status in _CATEGORIES
+                              if isinstance(error, kind)), ("upstream request failed", None))
+    status = leading_status(str(error)) or getattr(error, "status", None) or default
+    return (f"{category} ({status})" if status else category), status
+
+
+def _error_event(error: ProviderError) -> bytes:
+    log.warning("upstream request failed: %s", error)
+    message, status = public_error(error)
+    return _event({"error": message, "status": status} if status else {"error": message})
 
 
 class Relay:
@@ -116,20 +181,23 @@ class Relay:
     async def events(self, messages: list[Message]) -> AsyncGenerator[bytes, None]:
         """The SSE body for one request; closing it closes the upstream request."""
         usage: Usage | None = None
+        parts: list[str] = []
         try:
             async with aclosing(self.provider.stream(messages, self.params(True))) as stream:
                 async for event in stream:
                     match event:
                         case Delta(text=text):
+                            parts.append(text)
                             yield _event({"content": text})
                         case Usage():
                             usage = event
                         case Finished():
                             pass
         except ProviderError as error:
-            yield _event({"error": sanitize_line(str(error))})
+            yield _error_event(error)
             return
-        yield _event({"done": True, "usage": _usage(usage)})
+        yield _event({"done": True, "usage": _usage(usage, messages, "".join(parts)),
+                      "model": self.settings.model})
 
 
 def make_relay_app(settings: Settings, provider: Provider, *, token: str | None = None,
@@ -147,15 +215,24 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
 
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+        # Browsers send "simple" cross-site requests (a form, sendBeacon, a no-cors fetch with
+        # text/plain) without a preflight, so CORS headers alone do not stop a page on another
+        # site from making this relay spend the operator's tokens. Every check here runs
+        # before any upstream call.
         origin = request.headers.get("Origin")
         allowed = origin is not None and origin in relay.cors_origins
-        if request.method == "OPTIONS" and allowed:
-            response: web.StreamResponse = web.Response(status=204)
+        if origin is not None and not allowed:
+            response: web.StreamResponse = fail(
+                403, "Requests from this origin are not allowed (see serve --cors-origin).")
+        elif request.method == "OPTIONS" and allowed:
+            response = web.Response(status=204)
         elif relay.token is not None and not hmac.compare_digest(
                 # surrogateescape: header bytes that are not UTF-8 must fail the check, not 500
                 request.headers.get("Authorization", "").encode("utf-8", "surrogateescape"),
                 f"Bearer {relay.token}".encode()):
             response = fail(401, "A valid bearer token is required.")
+        elif request.method == "POST" and request.content_type != "application/json":
+            response = fail(415, "The request body must be sent as application/json.")
         else:
             response = await handler(request)
         if allowed and not response.prepared:
@@ -167,7 +244,7 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
 
     async def read(request: web.Request) -> tuple[str, list[Message]]:
         if request.content_length is not None and request.content_length > relay.max_body:
-            raise BadRequest(f"The request body is larger than {relay.max_body:,} bytes.")
+            raise too_large(relay.max_body)
         # content.read(n) returns what has arrived so far, not n bytes: gather the whole body
         # (Content-Length or chunked), stopping as soon as it is over the limit.
         raw = bytearray()
@@ -181,7 +258,7 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
         try:
             message, history = await read(request)
         except BadRequest as error:
-            return fail(400, str(error))
+            return fail(error.status, str(error))
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream; charset=utf-8",
             "Cache-Control": "no-cache",
@@ -238,25 +315,30 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
         try:
             message, history = await read(request)
         except BadRequest as error:
-            return fail(400, str(error))
+            return fail(error.status, str(error))
         parts: list[str] = []
         usage: Usage | None = None
+        messages = relay.messages_for(message, history)
         try:
-            async with aclosing(relay.provider.stream(relay.messages_for(message, history),
-                                                      relay.params(False))) as events:
+            async with aclosing(relay.provider.stream(messages, relay.params(False))) as events:
                 async for event in events:
                     if isinstance(event, Delta):
                         parts.append(event.text)
                     elif isinstance(event, Usage):
                         usage = event
         except ProviderError as error:
-            return fail(502, sanitize_line(str(error)))
-        return web.json_response({"success": True, "data": {"content": "".join(parts),
-                                                            "usage": _usage(usage)}},
+            log.warning("upstream request failed: %s", error)
+            return fail(502, public_error(error)[0])
+        content = "".join(parts)
+        return web.json_response({"success": True, "data": {
+                                     "content": content, "model": relay.settings.model,
+                                     "usage": _usage(usage, messages, content)}},
                                  dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
     async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        # The model lets a client show and store what answers it (`--relay`).
+        return web.json_response({"status": "ok", "model": relay.settings.model},
+                                 dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
     async def preflight(request: web.Request) -> web.Response:
         return web.Response(status=204)  # the guard adds CORS headers for allowed origins
