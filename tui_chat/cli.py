@@ -14,6 +14,7 @@ from tui_chat.command_line import (
     fail,
     open_store,
     relay_provider,
+    settings_for_relay,
     settings_from_args,
     setup_logging,
     silence,
@@ -93,6 +94,7 @@ def run_app(argv: Sequence[str]) -> int:
         from tui_chat.app import make_app
 
         notices = []
+        settings = settings_for_relay(args, settings)
         provider = relay_provider(args, settings)
         if provider is None and settings.needs_key and settings.api_key is None:
             notices.append(missing_key_message(settings))

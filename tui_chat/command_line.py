@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -123,6 +124,43 @@ def relay_provider(args: argparse.Namespace, settings: Settings) -> Provider | N
     from tui_chat.providers import make_relay_provider
 
     return make_relay_provider(url, settings, token=relay_token(args))
+
+
+VIA_RELAY = "via relay"
+"""The model shown and stored with `--relay` when the relay does not say which it uses."""
+
+RELAY_PROBE_TIMEOUT = 3.0
+
+
+def relay_health_model(url: str, token: str | None, timeout: float) -> str | None:
+    """The model a relay reports on `GET /api/health`, or None (no answer, or it does not say).
+    Plain urllib: this runs before any event loop, at start-up."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/health",
+                                     headers={"Accept": "application/json"})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read(64 * 1024).decode("utf-8"))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    model = body.get("model") if isinstance(body, dict) else None
+    return model.strip() if isinstance(model, str) and model.strip() else None
+
+
+def settings_for_relay(args: argparse.Namespace, settings: Settings) -> Settings:
+    """With `--relay`, the relay chooses the model: show and store the one it reports (or
+    "via relay"), and offer only that in the model picker, not this machine's list."""
+    url = getattr(args, "relay", None)
+    if not url:
+        return settings
+    model = relay_health_model(url, relay_token(args),
+                               min(RELAY_PROBE_TIMEOUT, settings.connect_timeout))
+    return replace(settings, model=model or VIA_RELAY, models=())
 
 
 def setup_logging() -> Path | None:

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from tui_chat.command_line import (
     open_store,
     relay_provider,
+    settings_for_relay,
     settings_from_args,
     silence,
     subcommand_options,
@@ -97,7 +98,7 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
             reconfigure(errors="replace")
     err = sys.stderr if err is None else err
     try:
-        settings = settings_from_args(args)
+        settings = settings_for_relay(args, settings_from_args(args))
     except ConfigError as error:
         return fail(str(error), 2, err)
     prompt = read_prompt(args, stdin)
@@ -242,7 +243,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
                      "completion_tokens": metrics.completion_tokens,
                      "total_tokens": prompt_tokens + metrics.completion_tokens}
         print(json.dumps({
-            "model": settings.model, "content": exchange.text,
+            "model": getattr(provider, "reported_model", None) or settings.model,
+            "content": exchange.text,
             "finish_reason": exchange.finish_reason, "status": status, "error": error_text,
             "usage": usage, "ttft": metrics.ttft, "total_time": metrics.total_time,
             "cached": hit is not None,

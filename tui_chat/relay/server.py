@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tui_chat.command_line import (
     fail,
     relay_provider,
+    settings_for_relay,
     settings_from_args,
     setup_logging,
     subcommand_options,
@@ -385,7 +386,8 @@ def add_serve_parser(
     serve.add_argument("--token", help=f"bearer token clients must send (or {TOKEN_ENV}); "
                                        "required when binding a non-loopback address")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                       help="allow this browser origin (repeatable; none by default)")
+                       help="allow this browser origin, e.g. http://localhost:5173 (repeatable; "
+                            "none by default: a request from any other origin gets 403)")
     serve.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
                        help="comment line interval on idle streams (default 15)")
     add_options(serve)
@@ -395,7 +397,7 @@ def add_serve_parser(
 def serve_command(args: argparse.Namespace) -> int:
     """Run the relay until interrupted; errors are one line on stderr and a non-zero code."""
     try:
-        settings = settings_from_args(args)
+        settings = settings_for_relay(args, settings_from_args(args))
     except ConfigError as error:
         return fail(str(error))
     token = args.token or os.environ.get(TOKEN_ENV) or None
