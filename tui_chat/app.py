@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -23,6 +23,9 @@ from tui_chat.screens.chat import ChatOptions, ChatScreen
 from tui_chat.session import RetryPolicy
 from tui_chat.store import ConversationStore
 from tui_chat.themes import ThemeFile
+
+if TYPE_CHECKING:
+    from tui_chat.local import Engine
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,11 @@ class TuiChatApp(App[None]):
                  *, startup_notices: Iterable[str] = (),
                  clock: Callable[[], float] = time.monotonic,
                  store: ConversationStore | None = None,
-                 conversation_id: int | None = None) -> None:
+                 conversation_id: int | None = None,
+                 engine: Engine | None = None) -> None:
         super().__init__()
+        self.engine = engine
+        """The local model's engine, when the app runs one (its state shows in the status bar)."""
         from tui_chat import compat
         from tui_chat.compat import textual_hooks
 
@@ -117,6 +123,27 @@ class TuiChatApp(App[None]):
                         markup=False)
         for notice in self._startup_notices:
             self.notify(notice, severity="warning", timeout=15, markup=False)
+        if self.engine is not None:
+            self._show_engine_state()
+            self._engine_timer = self.set_interval(0.2, self._show_engine_state)
+
+    def _show_engine_state(self) -> None:
+        """The status bar says what the local engine is doing, then names the model."""
+        from tui_chat.widgets.status_bar import StatusBar
+
+        engine = self.engine
+        if engine is None:
+            return
+        done = engine.wait_ready_for(0)
+        for screen in self.screen_stack:
+            if isinstance(screen, ChatScreen):
+                for bar in screen.query(StatusBar):  # none before the screen is composed
+                    bar.model = screen.options.params.model if engine.ready else engine.status
+        if done:
+            self._engine_timer.stop()
+            if engine.error:
+                self.notify(engine.error, title="Local model", severity="error", timeout=30,
+                            markup=False)
 
     def chat_options(self) -> ChatOptions:
         s = self.settings
@@ -294,11 +321,12 @@ def make_app(settings: Settings, provider: Provider | None = None,
              *, startup_notices: Iterable[str] = (),
              clock: Callable[[], float] = time.monotonic,
              store: ConversationStore | None = None,
-             conversation_id: int | None = None) -> TuiChatApp:
+             conversation_id: int | None = None,
+             engine: Engine | None = None) -> TuiChatApp:
     """Build the app the way the command line does (tests use this too)."""
     if provider is None:
         from tui_chat.providers import make_provider
 
         provider = make_provider(settings, deferred=True)
     return TuiChatApp(settings, provider, startup_notices=startup_notices, clock=clock,
-                      store=store, conversation_id=conversation_id)
+                      store=store, conversation_id=conversation_id, engine=engine)

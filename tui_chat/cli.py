@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tui_chat import __version__
 from tui_chat.command_line import (
@@ -20,11 +21,15 @@ from tui_chat.command_line import (
     silence,
     subcommand_options,
 )
-from tui_chat.config import ConfigError
+from tui_chat.config import ConfigError, Settings
 from tui_chat.history_cli import add_history_parsers, run_history_command
 from tui_chat.pipe_mode import add_ask_parser, ask_command
 from tui_chat.relay.server import add_serve_parser, serve_command
 from tui_chat.web import add_web_parser, web_command
+
+if TYPE_CHECKING:
+    from tui_chat.local import Engine
+    from tui_chat.store import ConversationStore
 
 # The names other modules and tests used when these lived here.
 __all__ = ["build_parser", "main", "open_store", "run_app", "settings_from_args",
@@ -54,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_web_parser(commands, subcommand_options)
     add_ask_parser(commands, subcommand_options)
     add_serve_parser(commands, subcommand_options)
+    from tui_chat.local.cli import add_local_parser
+
+    add_local_parser(commands)
     return parser
 
 
@@ -77,14 +85,37 @@ def run_app(argv: Sequence[str]) -> int:
         return web_command(args)
     if getattr(args, "history_command", None):
         return run_history_command(args)
+    if getattr(args, "local_command", False):
+        from tui_chat.local.cli import local_command
+
+        return local_command(args)
     setup_logging()
-    from tui_chat.providers import missing_key_message
     from tui_chat.store import StoreError
 
     try:
         store = open_store(args.db)
     except StoreError as error:
         return fail(str(error))
+    engine = None
+    if not args.relay:
+        from tui_chat.local import EngineError, prepare
+
+        try:
+            settings, engine = prepare(settings)  # the local model, when it is wanted
+        except EngineError as error:
+            store.close()
+            return fail(str(error))
+    try:
+        return _run_app(args, settings, store, engine)
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _run_app(args: argparse.Namespace, settings: Settings, store: ConversationStore,
+             engine: Engine | None) -> int:
+    from tui_chat.providers import missing_key_message
+
     with store:
         conversation_id = args.conversation
         if args.continue_last:
@@ -96,10 +127,14 @@ def run_app(argv: Sequence[str]) -> int:
         notices = []
         settings = settings_for_relay(args, settings)
         provider = relay_provider(args, settings)
-        if provider is None and settings.needs_key and settings.api_key is None:
+        if engine is not None:
+            from tui_chat.local import make_local_provider
+
+            provider = make_local_provider(settings, engine)
+        elif provider is None and settings.needs_key and settings.api_key is None:
             notices.append(missing_key_message(settings))
         app = make_app(settings, provider, startup_notices=notices, store=store,
-                       conversation_id=conversation_id)
+                       conversation_id=conversation_id, engine=engine)
         # Keys are read by Textual's input thread, which needs the GIL to pass each one on; while
         # an answer floods in, the UI thread holds it for the whole switch interval (5 ms).
         sys.setswitchinterval(0.001)

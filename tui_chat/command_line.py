@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from tui_chat.store import ConversationStore
 
 SETTINGS_FLAGS = ("base_url", "model", "system", "temperature", "max_tokens", "theme",
-                  "api_key_env", "profile")
+                  "api_key_env", "profile", "local", "local_model")
 """Options that are Settings fields of the same name."""
 
 RELAY_TOKEN_ENV = "TUI_CHAT_RELAY_TOKEN"
@@ -69,6 +69,11 @@ def add_shared_options(parser: argparse.ArgumentParser, *, in_subcommand: bool =
                        help="endpoint profile from the config file's [profiles.NAME]")
     group.add_argument("--no-stream", action="store_true", default=default(False),
                        help="one non-streaming request per answer")
+    group.add_argument("--local", action="store_true", default=default(None),
+                       help="run the embedded local model (needs the `local` extra; the default "
+                            "model is fetched once, then nothing touches the network)")
+    group.add_argument("--model-file", dest="local_model", metavar="PATH.gguf",
+                       default=default(None), help="run this GGUF file with the embedded engine")
     group.add_argument("--db", type=Path, metavar="PATH", default=default(None),
                        help="conversation database (default: the platform data dir)")
     group.add_argument("--relay", metavar="URL", default=default(None),
@@ -89,7 +94,11 @@ def shared_argv(args: argparse.Namespace) -> list[str]:
     words: list[str] = []
     for name in ("config", *SETTINGS_FLAGS, "db", "relay"):
         value = getattr(args, name, None)
-        if value is not None:
+        if name == "local":
+            words += ["--local"] if value else []
+        elif name == "local_model" and value is not None:
+            words += ["--model-file", str(value)]
+        elif value is not None:
             words += [f"--{name.replace('_', '-')}", str(value)]
     if getattr(args, "no_stream", False):
         words.append("--no-stream")

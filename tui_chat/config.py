@@ -70,7 +70,7 @@ class Settings:
     """Model names offered by the picker when the server does not list its own."""
     presets: Mapping[str, str] = field(default_factory=dict)
     """Named system prompts: [presets] name = "prompt"."""
-    profiles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Named endpoints: [profiles.NAME] base_url, api_key_env, model."""
     profile: str | None = None
     """The profile in use, if any."""
@@ -79,8 +79,15 @@ class Settings:
     full_redraw: bool = False
     """Send the terminal whole rows, as Textual does, instead of only the cells that changed
     (and no scroll regions): for a terminal that shows garbage with the default."""
+    local: bool = False
+    """Run the embedded local model (`--local`; needs the `local` extra)."""
+    local_model: str | None = None
+    """A GGUF file for the embedded engine to run instead of its default model."""
     config_path: Path | None = None
     """The config file that was read, if any."""
+    given: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    """Names of the settings set by the file, a profile, the environment or a flag (the rest
+    are defaults): e.g. the local model starts on its own only when no base_url was given."""
 
     @property
     def needs_key(self) -> bool:
@@ -112,9 +119,11 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_tokens": (int,),
     "cache": (bool,),
     "full_redraw": (bool,),
+    "local": (bool,),
+    "local_model": (str,),
 }
 _TABLES = {"keys", "presets", "profiles", "models"}
-_PROFILE_KEYS = ("base_url", "api_key_env", "model")
+_PROFILE_KEYS = ("base_url", "api_key_env", "model", "local", "local_model")
 _ENV_NAMES = {
     "OPENAI_BASE_URL": "base_url",
     "OPENAI_MODEL": "model",
@@ -220,10 +229,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return values
 
 
-def _check_profiles(value: Any, path: Path, text: str) -> dict[str, dict[str, str]]:
+def _check_profiles(value: Any, path: Path, text: str) -> dict[str, dict[str, Any]]:
     if not isinstance(value, dict):
         raise ConfigError(f"{_where(path, text, 'profiles')}: [profiles.NAME] tables expected")
-    profiles: dict[str, dict[str, str]] = {}
+    profiles: dict[str, dict[str, Any]] = {}
     for name, table in value.items():
         where = _where(path, text, name) if _line_of(text, name) else str(path)
         if not isinstance(table, dict):
@@ -307,7 +316,7 @@ def load_settings(
         if name not in _FIELD_TYPES:
             raise ConfigError(f"unknown option {name}")
         values[name] = _check_value(name, value, f"--{name.replace('_', '-')}")
-    settings = Settings(**values)
+    settings = Settings(**values, given=frozenset(values) - {"config_path"})
     key = environ.get(settings.api_key_env) or None
     return replace(settings, api_key=key)
 

@@ -290,6 +290,8 @@ class OpenAICompatible:
                 status in (400, 422) and _MODEL_MISSING_PATTERN.search(detail)):
             return await self._model_not_found(params.model, status, detail,
                                                spoke_api=isinstance(error.body, Mapping))
+        if (overflow := _context_overflow(error)) is not None:
+            return overflow
         if status in (400, 413, 422) and (code == "context_length_exceeded"
                                           or _CONTEXT_PATTERN.search(detail)):
             return ContextTooLong(f"{status}: the conversation is too long for "
@@ -438,6 +440,22 @@ def _server_detail(error: openai.APIError) -> str:
     if body is None and not isinstance(error, openai.APIStatusError):
         return error.message
     return ""
+
+
+def _context_overflow(error: openai.APIStatusError) -> ContextTooLong | None:
+    """llama.cpp's refusal of a prompt longer than its context, with both sizes it reports:
+    `{"type": "exceed_context_size_error", "n_prompt_tokens": N, "n_ctx": C}`."""
+    body = error.body
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        body = body["error"]
+    if not isinstance(body, Mapping) or body.get("type") != "exceed_context_size_error":
+        return None
+    prompt, context = body.get("n_prompt_tokens"), body.get("n_ctx")
+    if not (isinstance(prompt, int) and isinstance(context, int)):
+        return ContextTooLong("this conversation is longer than the model's context: start a "
+                              "new one, or lower context_tokens")
+    return ContextTooLong(f"this conversation is {prompt:,} tokens; the model's context is "
+                          f"{context:,}: start a new one, or lower context_tokens")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
