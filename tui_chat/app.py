@@ -15,6 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import Screen
+from textual.timer import Timer
 
 from tui_chat.config import Settings
 from tui_chat.models import RequestParams
@@ -53,6 +54,7 @@ class TuiChatApp(App[None]):
         super().__init__()
         self.engine = engine
         """The local model's engine, when the app runs one (its state shows in the status bar)."""
+        self._engine_timer: Timer | None = None
         from tui_chat import compat
         from tui_chat.compat import textual_hooks
 
@@ -124,8 +126,8 @@ class TuiChatApp(App[None]):
         for notice in self._startup_notices:
             self.notify(notice, severity="warning", timeout=15, markup=False)
         if self.engine is not None:
-            self._show_engine_state()
             self._engine_timer = self.set_interval(0.2, self._show_engine_state)
+            self.call_after_refresh(self._show_engine_state)
 
     def _show_engine_state(self) -> None:
         """The status bar says what the local engine is doing, then names the model."""
@@ -135,12 +137,15 @@ class TuiChatApp(App[None]):
         if engine is None:
             return
         done = engine.wait_ready_for(0)
+        shown = False
         for screen in self.screen_stack:
             if isinstance(screen, ChatScreen):
                 for bar in screen.query(StatusBar):  # none before the screen is composed
                     bar.model = screen.options.params.model if engine.ready else engine.status
-        if done:
+                    shown = True
+        if done and shown and self._engine_timer is not None:
             self._engine_timer.stop()
+            self._engine_timer = None
             if engine.error:
                 self.notify(engine.error, title="Local model", severity="error", timeout=30,
                             markup=False)

@@ -107,14 +107,28 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
     if len(prompt) > settings.max_input_chars:
         return fail(f"the question is {len(prompt):,} characters; the limit is "
                     f"{settings.max_input_chars:,} (max_input_chars)", 2, err)
+    from tui_chat.local import EngineError, prepare
+
+    engine = None
     try:
+        if not getattr(args, "relay", None):
+            settings, engine = prepare(settings)  # the local model, when it is wanted
+        if engine is not None:
+            from tui_chat.local.cli import wait_for_engine
+
+            wait_for_engine(engine, err)
         return asyncio.run(_ask(settings, prompt, args, out, err))
+    except EngineError as error:
+        return fail(str(error), 1, err)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # Like any Unix filter whose reader left: no message, the status SIGPIPE would give.
         silence(out)
         return 141
+    finally:
+        if engine is not None:
+            engine.stop()
 
 
 async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,

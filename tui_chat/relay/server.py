@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import os
+import sys
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
@@ -405,11 +406,32 @@ def serve_command(args: argparse.Namespace) -> int:
         return fail(f"binding {args.host} needs a bearer token: --token or {TOKEN_ENV}")
     if args.heartbeat <= 0:
         return fail("--heartbeat must be more than 0 seconds")
-    try:
-        from aiohttp import web
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
         return fail("`serve` needs aiohttp: pip install aiohttp")
     setup_logging()
+    from tui_chat.local import EngineError, prepare
+
+    engine = None
+    try:
+        if not getattr(args, "relay", None):
+            settings, engine = prepare(settings)  # the local model, when it is wanted
+        if engine is not None:
+            from tui_chat.local.cli import wait_for_engine
+
+            wait_for_engine(engine, sys.stderr)
+        return _serve(args, settings, token)
+    except EngineError as error:
+        return fail(str(error))
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> int:
+    from aiohttp import web
+
     from tui_chat.providers import make_provider
 
     upstream = relay_provider(args, settings) or make_provider(settings)
