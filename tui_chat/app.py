@@ -256,6 +256,11 @@ class TuiChatApp(App[None]):
         except ConfigError as error:
             self.notify(str(error), severity="error", markup=False)
             return
+        if settings.local or settings.local_model:
+            # The engine is a child process started with the app, not at a switch.
+            self.notify(f"The {name} profile runs the local model: start the app with "
+                        f"`tui-chat --profile {name}`", severity="warning", markup=False)
+            return
         screen = self.screen
         if isinstance(screen, ChatScreen):
             screen.set_provider(make_provider(settings), settings.model,
