@@ -133,6 +133,10 @@ def _run_app(args: argparse.Namespace, settings: Settings, store: ConversationSt
             provider = make_local_provider(settings, engine)
         elif provider is None and settings.needs_key and settings.api_key is None:
             notices.append(missing_key_message(settings))
+            if not settings.given & {"base_url", "local"}:  # a first start, nothing set
+                from tui_chat.local import local_engine_hint
+
+                notices.append(local_engine_hint())
         app = make_app(settings, provider, startup_notices=notices, store=store,
                        conversation_id=conversation_id, engine=engine)
         # Keys are read by Textual's input thread, which needs the GIL to pass each one on; while

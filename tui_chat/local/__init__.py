@@ -8,6 +8,9 @@ usable at once, and a request sent early waits for the engine to be ready.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,15 +19,35 @@ from tui_chat.local.engine import INSTALL_HINT, Engine, EngineError, engine_avai
 
 if TYPE_CHECKING:
     from tui_chat.config import Settings
-    from tui_chat.providers import DeferredProvider
+    from tui_chat.models import Message, RequestParams, StreamEvent
+    from tui_chat.providers.base import Provider
 
-__all__ = ["INSTALL_HINT", "Engine", "EngineError", "engine_available", "local_settings",
-           "make_local_provider", "prepare", "start_engine", "wants_local"]
+__all__ = [
+    "INSTALL_HINT",
+    "Engine",
+    "EngineBackedProvider",
+    "EngineError",
+    "engine_available",
+    "local_engine_hint",
+    "local_settings",
+    "make_local_provider",
+    "prepare",
+    "start_engine",
+    "wants_local",
+]
 
 ANSWER_ROOM = 1024
 """Tokens of the context kept free for the answer when the history is trimmed to fit."""
 DEFAULT_MAX_TOKENS = 1024
 """Answer cap when none is configured: a small model can repeat itself until the context ends."""
+
+
+def local_engine_hint() -> str:
+    """One line for a first start with nothing configured: how to chat with no server or key."""
+    if engine_available():
+        return "Or chat with a model on this machine, no key needed: run `tui-chat --local`"
+    return (f"Or chat with a model on this machine, no key needed: {INSTALL_HINT}, then run "
+            "`tui-chat --local`")
 
 
 def wants_local(settings: Settings) -> bool:
@@ -74,25 +97,65 @@ def local_settings(settings: Settings, engine: Engine) -> Settings:
                    max_tokens=settings.max_tokens or min(DEFAULT_MAX_TOKENS, engine.context // 2))
 
 
-def make_local_provider(settings: Settings, engine: Engine) -> DeferredProvider:
-    """The OpenAI-compatible provider for the engine's URL, built once the engine is ready.
+class EngineBackedProvider:
+    """The OpenAI-compatible provider for the engine's URL, once the engine is ready.
 
-    A request made before then waits (in a thread, so the event loop does not); if the engine
-    cannot start, the request fails with the engine's own one-line reason.
+    Not a second provider: a request made before the engine is ready waits for it (without
+    holding the event loop, and cancellable at once, so quitting the app is never held up by a
+    model still being fetched), then goes down the ordinary OpenAI-compatible path. If the
+    engine cannot start, the request fails with the engine's own one-line reason.
     """
-    from tui_chat.models import Unreachable
-    from tui_chat.providers import DeferredProvider
 
-    def build():  # type: ignore[no-untyped-def]
-        from tui_chat.providers.openai_compat import OpenAICompatible
+    WAIT_STEP = 0.25
+    """Seconds a waiting thread blocks at a time (so a cancelled wait ends this soon)."""
 
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._provider: Provider | None = None
+
+    def warm_up(self) -> None:
+        """Import the SDK early (called in a thread by the app); never waits for the engine."""
+        import tui_chat.providers.openai_compat  # noqa: F401
+
+    async def _ready(self) -> Provider:
+        from tui_chat.models import Unreachable
+
+        while not await asyncio.to_thread(self._engine.wait_ready_for, self.WAIT_STEP):
+            pass
         try:
-            base_url = engine.wait_ready()
+            base_url = self._engine.wait_ready(0)
         except EngineError as error:
             raise Unreachable(str(error)) from None
-        return OpenAICompatible(base_url, settings.effective_api_key,
-                                connect_timeout=settings.connect_timeout,
-                                stall_timeout=settings.stall_timeout,
-                                api_key_env=settings.api_key_env)
+        if self._provider is None:
+            self._provider = await asyncio.to_thread(self._build, base_url)
+        return self._provider
 
-    return DeferredProvider(build)
+    def _build(self, base_url: str) -> Provider:
+        from tui_chat.providers.openai_compat import OpenAICompatible
+
+        s = self._settings
+        return OpenAICompatible(base_url, s.effective_api_key, connect_timeout=s.connect_timeout,
+                                stall_timeout=s.stall_timeout, api_key_env=s.api_key_env)
+
+    async def stream(
+        self, messages: Sequence[Message], params: RequestParams
+    ) -> AsyncGenerator[StreamEvent, None]:
+        provider = await self._ready()
+        async with aclosing(provider.stream(messages, params)) as events:
+            async for event in events:
+                yield event
+
+    async def list_models(self) -> list[str]:
+        if not self._engine.ready:
+            return [self._engine.alias]  # the one model it will serve
+        return await (await self._ready()).list_models()
+
+    async def aclose(self) -> None:
+        if self._provider is not None:
+            await self._provider.aclose()
+
+
+def make_local_provider(settings: Settings, engine: Engine) -> EngineBackedProvider:
+    """The provider the app, `ask` and `serve` use for the engine (see EngineBackedProvider)."""
+    return EngineBackedProvider(settings, engine)

@@ -58,7 +58,7 @@ def engine_available() -> bool:
     return importlib.util.find_spec("xllamacpp") is not None
 
 
-INSTALL_HINT = "install the local engine with `pip install 'tui-chat[local]'`"
+INSTALL_HINT = "install it with `pip install -e '.[local]'` in tui-chat's folder"
 
 
 def free_port() -> int:
