@@ -137,3 +137,20 @@ def test_an_override_is_dropped_when_its_hook_is_left_out() -> None:
     finally:
         compat.HOOKS.pop("dropped")
         compat.left_out.pop("dropped")
+
+
+def test_a_left_out_hook_is_not_reported_where_nothing_logs(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # `tui-chat ask` configures no logging: the warning must not land on its stderr.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(logging.getLogger("tui_chat.compat"), "propagate", True)
+    compat.HOOKS["quiet"] = Hook("quiet", uses="", why="", public="", liveness=())
+    compat.left_out["quiet"] = "renamed"
+    try:
+        compat.report()
+        assert capsys.readouterr().err == ""
+        assert "quiet" not in compat._reported
+    finally:
+        compat.HOOKS.pop("quiet")
+        compat.left_out.pop("quiet")

@@ -75,7 +75,13 @@ def fits(name: str) -> bool:
 
 
 def report(logger: logging.Logger = log) -> None:
-    """Log each hook that was left out, with why and what runs instead; each only once."""
+    """Log each hook that was left out, with why and what runs instead; each only once.
+
+    Nothing is said (nor marked said) while logging has no handler: `tui-chat ask` has no log
+    file, and Python would print the warning on its stderr, which belongs to the answer.
+    """
+    if not logger.hasHandlers():
+        return
     for name, reason in left_out.items():
         if name in _reported:
             continue
