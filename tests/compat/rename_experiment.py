@@ -10,6 +10,11 @@ reported as left out and some tests must fail; the script prints which.
     python tests/compat/rename_experiment.py --names _get_renders -- tests/unit
 
 Exit status 0 means the experiment came out as it must: failures for every renamed name.
+With `--command`, it runs that command against the renamed copies instead (say a benchmark,
+to see what the public path costs):
+
+    python tests/compat/rename_experiment.py --names _size_updated \
+        --command "python benchmarks/terminal_bench.py --quick --only prose500"
 """
 
 from __future__ import annotations
@@ -98,7 +103,14 @@ def main() -> int:
                         help="rename one name at a time (use with a short test selection)")
     parser.add_argument("pytest_args", nargs="*", default=[],
                         help="what to pass to pytest (default: the whole suite)")
+    parser.add_argument("--command", help="run this shell command against the copies instead")
     args = parser.parse_args()
+    if args.command:
+        with tempfile.TemporaryDirectory(prefix="rename-experiment-") as temp:
+            overlay(args.names, Path(temp))
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([temp, str(ROOT)])}
+            return subprocess.run(args.command, shell=True, env=env, cwd=ROOT,
+                                  check=False).returncode
     groups = [[name] for name in args.names] if args.each else [args.names]
     caught = True
     for group in groups:
