@@ -70,6 +70,8 @@ def test_the_interrupted_answer_is_reachable_after_kill_retry_and_escape(
         app.press("escape")
         assert app.wait_for("‹ 2/2 › ■ cancelled", 10), app.display()
         app.press("\t")  # Tab: the newest message first
+        # Focus moves a moment after the key is read; the footer then offers the version keys.
+        assert app.wait_for("Older version", 10), app.display()
         app.press("[")
         assert app.wait_for("‹ 1/2 › ⚠ interrupted", 10), app.display()
         assert "Short retry" not in app.display()
