@@ -41,7 +41,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         if not Path(path).is_file():
             pytest.fail(f"{path} is missing: apt-get install chromium chromium-driver "
                         "(.ci/run does this)")
-    os.environ["SE_OFFLINE"] = "true"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
@@ -49,7 +48,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
     options.add_argument("--window-size=1000,700")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SE_OFFLINE", "true")  # should Selenium Manager ever run: no downloads
+        driver = webdriver.Chrome(options=options,
+                                  service=Service(executable_path=CHROMEDRIVER))
     try:
         yield driver
     finally:
