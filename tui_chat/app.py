@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.screen import Screen
 from textual.timer import Timer
@@ -82,9 +83,30 @@ class TuiChatApp(App[None]):
         for theme_file in self._theme_files:
             self.register_theme(theme_file.theme)
         self._apply_theme(self.settings.theme)
+        welcome = None
+        if self._conversation_id is None:
+            welcome = self.welcome()
+            self._startup_notices = []  # said in the welcome, not in a toast over the input
         return ChatScreen(self.provider, self.chat_options(), code_theme=self.code_theme,
                           clock=self._clock, store=self.store,
-                          conversation_id=self._conversation_id)
+                          conversation_id=self._conversation_id, welcome=welcome)
+
+    def welcome(self) -> Content:
+        """The welcome of an empty conversation: endpoint, model, how to change them."""
+        from tui_chat import locations
+        from tui_chat.providers.relay import RelayProvider
+        from tui_chat.screens.welcome import WelcomeFacts, welcome_text
+
+        settings = self.settings
+        relay = self.provider if isinstance(self.provider, RelayProvider) else None
+        return welcome_text(WelcomeFacts(
+            endpoint=relay.base_url if relay is not None else settings.base_url,
+            model=settings.model,
+            via_relay=relay is not None,
+            profiles=sorted(settings.profiles),
+            config_path=settings.config_path or locations.config_file(),
+            problems=tuple(self._startup_notices),
+        ))
 
     def on_ready(self) -> None:
         # The objects that exist once the app is up (modules, widgets, styles) live as long as

@@ -179,3 +179,18 @@ LONG_ERROR = ("401: API key rejected by api.example.test; set OPENAI_API_KEY or 
 def test_long_error_wraps_in_full_at_80x24(snap_compare) -> None:
     assert snap_compare(app_with(ScriptedProvider(error=AuthFailed(LONG_ERROR))),
                         terminal_size=(80, 24), run_before=ask)
+
+
+def test_first_launch_welcome_at_80x24(snap_compare) -> None:
+    """An empty conversation says where questions go, how to change that, F1 and Ctrl+P; a
+    missing key is a line of the welcome, not a toast over the input."""
+    from tui_chat.providers import missing_key_message
+
+    app = make_app(SETTINGS, ScriptedProvider(), clock=frozen_clock,
+                   startup_notices=[missing_key_message(SETTINGS)])
+
+    async def run_before(pilot) -> None:
+        pilot.app.screen.query_one(PromptInput).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -131,8 +131,11 @@ class ChatScreen(PacedUpdates, Screen[None]):
                  code_theme: str = "monokai",
                  clock: Callable[[], float] = time.monotonic,
                  store: ConversationStore | None = None,
-                 conversation_id: int | None = None) -> None:
+                 conversation_id: int | None = None,
+                 welcome: Content | None = None) -> None:
         super().__init__()
+        self._welcome = welcome
+        """Shown in the transcript while the conversation is empty (see screens/welcome.py)."""
         if not options.full_redraw:
             # Sends the terminal only the cells that changed (see compositor.py).
             textual_hooks.use_row_compositor(self)
@@ -201,6 +204,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._sync_status()
         if self.conversation_id is not None:
             self.call_after_refresh(self.load_conversation, self.conversation_id)
+        else:
+            self.call_later(self._show_welcome)
 
     @property
     def transcript(self) -> Transcript:
@@ -239,6 +244,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
             return
         self.history.append(Message("user", event.text))
         message_id = self._persist_user(event.text)
+        await self.query("#welcome").remove()
         await self.transcript.mount(MessageView("user", event.text, message_id=message_id))
         await self._start_answer()
 
@@ -911,6 +917,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._answer_view = None
         self.phase = "ready"
         await self.transcript.remove_children()
+        await self._show_welcome()
+
+    async def _show_welcome(self) -> None:
+        """The welcome, in the transcript of an empty conversation."""
+        if self._welcome is not None and not self.history and not self.query("#welcome"):
+            await self.transcript.mount(Static(self._welcome, id="welcome"))
 
     # -- scrolling -------------------------------------------------------------------------
 
