@@ -46,7 +46,8 @@ from tui_chat.widgets.transcript import Transcript
 if TYPE_CHECKING:
     from tui_chat.providers.base import Provider
     from tui_chat.screens.prompt_editor import ConversationSetup
-    from tui_chat.store import ConversationStore, StoredMessage
+    from tui_chat.store import ConversationStore, StoredMessage, StoreError
+    from tui_chat.store.recorder import AnswerRecorder
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -118,7 +119,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
     """Drives which of cancel / pause / retry apply, and the status bar."""
 
     SAVE_INTERVAL: ClassVar[float] = 0.5
-    """A streaming answer is saved at least this often (and at every ending)."""
+    """A streaming answer is saved this often (and at every ending): a crash loses less than
+    this much of it."""
 
     COLLECT_AFTER: ClassVar[float] = 0.4
     """Seconds after an answer ends before the full garbage collection it held back (once
@@ -144,7 +146,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.store = store
         self.conversation = Conversation(options.conversation_defaults(), id=conversation_id)
         """The conversation shown, with its own model, system prompt and parameters."""
-        self._answer_id: int | None = None
+        self._recorder: AnswerRecorder | None = None
+        """The stored copy of the running answer (None without a store)."""
         self._unshown: list[StoredMessage] = []
         """Stored messages of the open conversation not mounted yet (oldest first)."""
         self._versions: dict[int, tuple[int, int]] = {}
@@ -152,8 +155,6 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._loading_earlier = False
         self._text_below = False
         self._code_cursor: dict[int, int] = {}
-        self._saved_chars = 0
-        self._last_save = 0.0
         self._store_failed = False
         self.options = options
         self.code_theme = code_theme
@@ -163,6 +164,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._answer_view: MessageView | None = None
         self._worker: Worker[None] | None = None
         self._status_timer: Timer | None = None
+        self._save_timer: Timer | None = None
         self._message = ""
         self._context_note = ""
         self._shown_tokens = RunningEstimate()
@@ -197,6 +199,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._show_settings()
         self._status_timer = self.set_interval(self.STATUS_INTERVAL, self._sync_status,
                                                pause=True)
+        self._save_timer = self.set_interval(self.SAVE_INTERVAL, self._save_running_answer,
+                                             pause=True)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.app.app_resume_signal.subscribe(self, self._terminal_redrawn)
         self.watch(self.transcript, "detached", self._update_new_below)
@@ -280,13 +284,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
         return [*system, *recent]
 
     async def _start_answer(self, replaces: int | None = None) -> None:
-        self._answer_id = self._persist_start(replaces)
-        self._saved_chars = 0
-        self._last_save = self._clock()
+        recorder = self._begin_recording(replaces)
+        answer_id = recorder.message_id if recorder is not None else None
         view = MessageView("assistant", status="waiting", render_style=self.render_style(),
-                           message_id=self._answer_id)
+                           message_id=answer_id)
         if replaces is not None:
-            view.versions = self._versions_of(self._answer_id)
+            view.versions = self._versions_of(answer_id)
         await self.transcript.mount(view)
         self.transcript.scroll_end(animate=False)
         exchange = Exchange(
@@ -299,15 +302,18 @@ class ChatScreen(PacedUpdates, Screen[None]):
         )
         self._exchange = exchange
         self._answer_view = view
+        self._recorder = recorder
         self._message = ""
         self._shown_tokens = RunningEstimate()
         self._shown_chars = 0
         self.phase = "waiting"
         self._status_timer and self._status_timer.resume()
-        self._worker = self.stream_answer(exchange, view)
+        self._save_timer and self._save_timer.resume()
+        self._worker = self.stream_answer(exchange, view, recorder)
 
     @work(exclusive=True, group="answer", exit_on_error=False)
-    async def stream_answer(self, exchange: Exchange, view: MessageView) -> None:
+    async def stream_answer(self, exchange: Exchange, view: MessageView,
+                            recorder: AnswerRecorder | None = None) -> None:
         """Consume the exchange into the view; every ending keeps the text received."""
         status: MessageStatus = "done"
         error_text = ""
@@ -342,10 +348,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
         finally:
             collector.release()
             self.app.set_timer(self.COLLECT_AFTER, collector.collect_when_idle)
-            self._end_answer(exchange, view, status, error_text)
+            self._end_answer(exchange, view, status, error_text, recorder)
 
     def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,
-                    error_text: str) -> None:
+                    error_text: str, recorder: AnswerRecorder | None) -> None:
         if exchange.paused:
             view.append(exchange.resume())  # nothing held back is lost, whatever the ending
         if exchange.metrics.ended_at is None:
@@ -360,12 +366,15 @@ class ChatScreen(PacedUpdates, Screen[None]):
         view.finish(status)
         if exchange.parts:  # a cancelled or broken answer is kept, not dropped
             self.history.append(Message("assistant", exchange.text))
-        self._persist_end(view.message_id, exchange, status, error_text)
+        if recorder is not None:
+            recorder.finish(exchange.text, status, metrics=exchange.metrics, error=error_text)
         if self._exchange is exchange:
             self._message = error_text
             self.phase = status
             if self._status_timer is not None:
                 self._status_timer.pause()
+            if self._save_timer is not None:
+                self._save_timer.pause()
             self._sync_status()
 
     def _retry_scheduled(self, pending: RetryPending | None) -> None:
@@ -380,8 +389,6 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def _sync_status(self) -> None:
         exchange = self._exchange
-        if exchange is not None and self.phase in _BUSY:
-            self._persist_partial(exchange)
         bar = self.query_one(StatusBar)
         if exchange is None:
             bar.figures = StatusFigures(phase=self.phase)
@@ -755,12 +762,15 @@ class ChatScreen(PacedUpdates, Screen[None]):
         try:
             return call()
         except StoreError as error:
-            log.error("store: %s failed: %s", what, error)
-            if not self._store_failed:
-                self._store_failed = True
-                self.notify(f"Could not save the conversation ({sanitize_line(str(error))}). "
-                            "It stays on screen.", severity="error", timeout=10, markup=False)
+            self._store_failed_with(what, error)
             return None
+
+    def _store_failed_with(self, what: str, error: StoreError) -> None:
+        log.error("store: %s failed: %s", what, error)
+        if not self._store_failed:
+            self._store_failed = True
+            self.notify(f"Could not save the conversation ({sanitize_line(str(error))}). "
+                        "It stays on screen.", severity="error", timeout=10, markup=False)
 
     def _persist_user(self, text: str) -> int | None:
         store = self.store
@@ -778,38 +788,22 @@ class ChatScreen(PacedUpdates, Screen[None]):
         return self._store_call("add", lambda: store.add_message(
             conversation_id, "user", text, model=settings.model))
 
-    def _persist_start(self, replaces: int | None) -> int | None:
+    def _begin_recording(self, replaces: int | None) -> AnswerRecorder | None:
+        """The stored row of the answer about to start (in place of `replaces`, if given)."""
         store, conversation_id = self.store, self.conversation_id
         if store is None or conversation_id is None:
             return None
-        model = self.conversation.settings.model
-        return self._store_call("start", lambda: store.start_answer(
-            conversation_id, model=model, replaces=replaces))
+        from tui_chat.store.recorder import AnswerRecorder
 
-    def _persist_partial(self, exchange: Exchange) -> None:
-        """Save the growing answer twice a second, so a crash loses less than a second."""
-        store, answer_id = self.store, self._answer_id
-        if store is None or answer_id is None or self._exchange is not exchange:
-            return
-        now = self._clock()
-        if now - self._last_save < self.SAVE_INTERVAL:
-            return
-        self._last_save = now
-        length = sum(map(len, exchange.parts))
-        if length != self._saved_chars:
-            self._saved_chars = length
-            text = exchange.text
-            self._store_call("save", lambda: store.save_partial(answer_id, text))
+        return AnswerRecorder.begin(store, conversation_id,
+                                    model=self.conversation.settings.model, replaces=replaces,
+                                    on_failure=self._store_failed_with)
 
-    def _persist_end(self, message_id: int | None, exchange: Exchange,
-                     status: MessageStatus, error_text: str) -> None:
-        store = self.store
-        if store is None or message_id is None:
-            return
-        stored = "failed" if status in ("waiting", "streaming") else status
-        text = exchange.text
-        self._store_call("finish", lambda: store.finish_answer(
-            message_id, text, stored, metrics=exchange.metrics, error=error_text or None))
+    def _save_running_answer(self) -> None:
+        """The save timer: keep the growing answer on disk, so a crash loses little of it."""
+        recorder, exchange = self._recorder, self._exchange
+        if recorder is not None and exchange is not None and self.phase in _BUSY:
+            recorder.save_partial(exchange.parts)
 
     async def load_conversation(self, conversation_id: int,
                                 message_id: int | None = None) -> None:
@@ -829,6 +823,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.history = [m for row in stored if (m := _history_message(row)) is not None]
         self._exchange = None
         self._answer_view = None
+        self._recorder = None
         self.phase = "ready"
         await self.transcript.remove_children()
         self._unshown = list(stored)
@@ -915,6 +910,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._versions = {}
         self._exchange = None
         self._answer_view = None
+        self._recorder = None
         self.phase = "ready"
         await self.transcript.remove_children()
         await self._show_welcome()

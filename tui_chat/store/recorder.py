@@ -1,0 +1,88 @@
+"""AnswerRecorder: keeps the answer being streamed in the store while it grows.
+
+An answer gets its row when it starts (status 'streaming'), its text as it grows (the caller
+calls `save_partial` on a timer: a crash loses at most one interval), and its final text,
+status, figures and error when it ends. A failing disk is reported through `on_failure` and
+never raised: the answer on screen goes on without its copy on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from tui_chat.models import MessageStatus, Metrics
+from tui_chat.store.database import ConversationStore, StoredStatus, StoreError
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+FailureHandler = Callable[[str, StoreError], None]
+"""Told what failed ("start", "save", "finish") and why."""
+
+
+def _log_failure(what: str, error: StoreError) -> None:
+    log.error("store: %s failed: %s", what, error)
+
+
+class AnswerRecorder:
+    """The stored copy of one running answer."""
+
+    def __init__(self, store: ConversationStore, message_id: int | None, *,
+                 on_failure: FailureHandler = _log_failure) -> None:
+        self._store = store
+        self.message_id = message_id
+        """The answer's row; None when it could not be created (nothing is saved then)."""
+        self._on_failure = on_failure
+        self._saved_chars = 0
+        self._finished = False
+
+    @classmethod
+    def begin(cls, store: ConversationStore, conversation_id: int, *, model: str,
+              replaces: int | None = None,
+              on_failure: FailureHandler = _log_failure) -> AnswerRecorder:
+        """Create the answer's row (in place of `replaces`, an earlier version, if given)."""
+        recorder = cls(store, None, on_failure=on_failure)
+        recorder.message_id = recorder._guarded("start", lambda: store.start_answer(
+            conversation_id, model=model, replaces=replaces))
+        return recorder
+
+    def save_partial(self, parts: Sequence[str]) -> bool:
+        """Save the text so far (given as the pieces received) if it grew since the last save.
+
+        Pieces, not the joined text: while nothing new arrived, checking costs no join.
+        Returns whether anything was written.
+        """
+        message_id = self.message_id
+        if message_id is None or self._finished:
+            return False
+        length = sum(map(len, parts))
+        if length == self._saved_chars:
+            return False
+        self._saved_chars = length
+        text = "".join(parts)
+        return bool(self._guarded("save", lambda: self._store.save_partial(message_id, text)))
+
+    def finish(self, text: str, status: MessageStatus, *, metrics: Metrics | None = None,
+               error: str | None = None) -> None:
+        """Save how the answer ended. An answer that ends still 'waiting' or 'streaming' (it
+        never should) is stored as failed, so it is not taken for one still running."""
+        message_id = self.message_id
+        if message_id is None or self._finished:
+            return
+        self._finished = True
+        stored: StoredStatus
+        if status == "waiting" or status == "streaming":
+            stored = "failed"
+        else:
+            stored = status
+        self._guarded("finish", lambda: self._store.finish_answer(
+            message_id, text, stored, metrics=metrics, error=error or None))
+
+    def _guarded(self, what: str, call: Callable[[], _T]) -> _T | None:
+        try:
+            return call()
+        except StoreError as error:
+            self._on_failure(what, error)
+            return None
