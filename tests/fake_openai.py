@@ -95,6 +95,40 @@ class Reply:
     """How event lines end: "\n", "\r\n" or "\r" (all three are valid event streams)."""
     data_prefix: str = "data: "
     """The field name before each event's data; "data:" (no space) is valid too."""
+    reasoning: str | Sequence[str] | None = None
+    """Reasoning sent before the answer: chunks, or a text split into words. Chunk counts
+    (`cut_after=N`, ...) count reasoning chunks first, then content chunks."""
+    reasoning_form: str = "reasoning_content"
+    """How the reasoning is sent: in `delta.reasoning_content`, in `delta.reasoning`, as
+    "think" (`<think>...</think>` in the content) or "think_no_open" (no opening tag)."""
+    reasoning_with_answer: bool = False
+    """Send the last reasoning chunk and the first answer chunk in one delta."""
+
+    def deltas(self, pieces: list[str]) -> list[tuple[dict[str, Any], str | None]]:
+        """Each delta to send, with the content it adds to the answer (None: none)."""
+        reasoning = self.reasoning
+        if reasoning is None:
+            return [({"content": piece}, piece) for piece in pieces]
+        thinking = (re.findall(r"\s+|\S+\s*", reasoning) if isinstance(reasoning, str)
+                    else list(reasoning))
+        form = self.reasoning_form
+        items: list[tuple[dict[str, Any], str | None]] = []
+        if form in ("think", "think_no_open"):
+            if form == "think":
+                items.append(({"content": "<think>"}, None))
+            items += [({"content": piece}, None) for piece in thinking]
+            items.append(({"content": "</think>\n\n"}, None))
+        else:
+            items += [({form: piece}, None) for piece in thinking]
+        answer = [({"content": piece}, piece) for piece in pieces]
+        if self.reasoning_with_answer and answer and items:
+            (last, _), (first, text) = items.pop(), answer.pop(0)
+            if "content" in last:
+                merged = {"content": last["content"] + first["content"]}
+            else:
+                merged = {**last, **first}
+            items.append((merged, text))
+        return items + answer
 
     @classmethod
     def error(
@@ -158,6 +192,8 @@ class RecordedRequest:
         self.reply: Reply | None = None
         self.status: int | None = None
         self.chunks: list[SentChunk] = []
+        self.reasoning_chunks: list[str] = []
+        """Deltas sent before the answer (reasoning, and any think tags)."""
         self.outcome: str | None = None
         """complete | ended | cut | no_done | disconnected | stopped | error, once done."""
         self._disconnected = threading.Event()
@@ -599,11 +635,18 @@ class FakeOpenAI:
                         reply: Reply) -> bool:
         pieces = reply.pieces(self.text, self.chunk_size)
         text = "".join(pieces)
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if reply.reasoning is not None:
+            deltas = [delta for delta, content in reply.deltas(pieces) if content is None]
+            if reply.reasoning_form in ("think", "think_no_open"):
+                message["content"] = "".join(d["content"] for d in deltas) + text
+            else:
+                message[reply.reasoning_form] = "".join(d[reply.reasoning_form] for d in deltas)
         payload = {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
             "created": int(time.time()), "model": request.model,
             "choices": [{"index": 0, "logprobs": None, "finish_reason": reply.finish_reason,
-                         "message": {"role": "assistant", "content": text, "refusal": None}}],
+                         "message": message}],
             "usage": self._usage(request, reply, pieces),
         }
         body = json.dumps(payload, ensure_ascii=False).encode()
@@ -648,7 +691,8 @@ class FakeOpenAI:
                                                                 "content": ""})):
             return False
         started = time.monotonic()
-        for index in range(len(pieces) + 1):
+        deltas = reply.deltas(pieces)
+        for index in range(len(deltas) + 1):
             if reply.cut_after == index:
                 request._finish("cut")
                 connection.abort()
@@ -663,14 +707,18 @@ class FakeOpenAI:
                 if not await self._stall(connection, reply):
                     return False
                 started = time.monotonic() - index * interval
-            if index == len(pieces):
+            if index == len(deltas):
                 break
             if interval and not await connection.sleep(started + index * interval
                                                        - time.monotonic()):
                 return False
-            if not await self._send_event(connection, reply, event({"content": pieces[index]})):
+            delta, content = deltas[index]
+            if not await self._send_event(connection, reply, event(delta)):
                 return False
-            request.chunks.append(SentChunk(pieces[index], time.monotonic(), time.time()))
+            if content is None:
+                request.reasoning_chunks.append(str(next(iter(delta.values()))))
+                continue
+            request.chunks.append(SentChunk(content, time.monotonic(), time.time()))
             if self.send_log is not None:
                 sent = request.chunks[-1]
                 self.send_log.write(f"{len(self.requests)}\t{index}\t{sent.monotonic:.6f}\t"

@@ -60,7 +60,23 @@ class Finished:
     """As the server said it: "stop", "length", "content_filter", ..."""
 
 
-StreamEvent = Delta | Usage | Finished
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's reasoning ("thinking"), which comes before its answer.
+
+    Servers send it in three shapes (`delta.reasoning_content`, `delta.reasoning`, or
+    `<think>...</think>` at the start of the content); the provider turns all of them into this,
+    so nothing above it looks at wire fields.
+    """
+
+    text: str
+    chunks: int = 1
+    retracts_answer: bool = False
+    """A `</think>` came with no opening tag: the answer text passed on so far was reasoning
+    after all. It moves to the reasoning, ahead of `text`, and the answer starts again."""
+
+
+StreamEvent = Delta | ReasoningDelta | Usage | Finished
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ from tui_chat.models import (
     ModelNotFound,
     ProviderError,
     RateLimited,
+    ReasoningDelta,
     RequestParams,
     ServerError,
     StreamBroken,
@@ -46,6 +47,7 @@ from tui_chat.models import (
     Usage,
 )
 from tui_chat.providers.sse import BatchDecoder
+from tui_chat.providers.think import ThinkSplitter
 from tui_chat.sanitize import sanitize_line
 
 if TYPE_CHECKING:
@@ -162,30 +164,17 @@ class OpenAICompatible:
             response = await self._client.chat.completions.create(
                 messages=wire, stream=True, **self._options(params, False))
         progress.connected = True
+        pieces = _Pieces()
         async with response:  # closes the connection on cancel or close, not only at the end
             try:
                 async for batch in _chunk_batches(response):
-                    # The text of one read is passed on as one piece: the app's work per piece
-                    # is then per read, not per chunk, when a fast server floods in.
-                    texts: list[str] = []
-                    for chunk in batch:
-                        usage = chunk.get("usage")
-                        if isinstance(usage, dict):
-                            if texts:
-                                yield Delta("".join(texts), len(texts))
-                                texts = []
-                            yield Usage(int(usage.get("prompt_tokens") or 0),
-                                        int(usage.get("completion_tokens") or 0))
-                        for choice in chunk.get("choices") or ():
-                            delta = choice.get("delta") or {}
-                            text = delta.get("content") if isinstance(delta, dict) else None
-                            if text and isinstance(text, str):
-                                texts.append(text)
-                            if choice.get("finish_reason"):
-                                progress.finish_reason = str(choice["finish_reason"])
-                    if texts:
-                        progress.text = True
-                        yield Delta("".join(texts), len(texts))
+                    # The text of one read is passed on as one piece (of each kind, in order):
+                    # the app's work per piece is then per read, not per chunk, when a fast
+                    # server floods in.
+                    for event in pieces.batch(batch, progress):
+                        yield event
+                for event in pieces.close():
+                    yield event
             except openai.APIConnectionError:
                 # A drop after finish_reason only loses the usage report and [DONE].
                 if progress.finish_reason is None:
@@ -203,10 +192,15 @@ class OpenAICompatible:
         choices = getattr(completion, "choices", None) or []
         if not choices:
             raise BadResponse(f"{self._host} sent an answer with no choices")
-        text = getattr(choices[0].message, "content", None) or ""
-        if text:
+        message = choices[0].message
+        pieces = _Pieces()
+        reasoning = _reasoning_of(message.model_dump() if hasattr(message, "model_dump") else {})
+        if reasoning:
+            pieces.add("reasoning", reasoning)
+        pieces.content(getattr(message, "content", None) or "")
+        for event in [*pieces.flush(), *pieces.close()]:
             progress.text = True
-            yield Delta(text)
+            yield event
         usage = getattr(completion, "usage", None)
         if usage is not None:
             yield Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0)
@@ -394,6 +388,94 @@ async def _chunk_batches(stream: Any) -> AsyncGenerator[list[dict[str, Any]], No
             chunks.append(payload)
         if chunks:
             yield chunks
+
+
+def _reasoning_of(delta: Mapping[str, Any]) -> str:
+    """A delta's reasoning in either field servers use: `reasoning_content` (DeepSeek,
+    llama.cpp, LiteLLM) or `reasoning` (vLLM, Ollama, OpenRouter). Some send both with the same
+    text, so one is taken, not both."""
+    for key in ("reasoning_content", "reasoning"):
+        value = delta.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+class _Pieces:
+    """Joins the chunks of one read into as few events as keep their order: consecutive
+    reasoning joins into one `ReasoningDelta`, consecutive answer text into one `Delta`."""
+
+    __slots__ = ("_chunks", "_events", "_kind", "_splitter", "_texts")
+
+    def __init__(self) -> None:
+        self._splitter = ThinkSplitter()
+        self._kind: str = "answer"
+        self._texts: list[str] = []
+        self._chunks = 0
+        self._events: list[StreamEvent] = []
+
+    def add(self, kind: str, text: str, chunks: int = 1) -> None:
+        if kind == "retract":
+            self._flush_run()
+            self._events.append(ReasoningDelta("", 0, retracts_answer=True))
+            return
+        if kind != self._kind:
+            self._flush_run()
+            self._kind = kind
+        self._texts.append(text)
+        self._chunks += chunks
+
+    def content(self, text: str) -> None:
+        """Content, split where it holds `<think>` reasoning; counted as one chunk."""
+        chunks = 1
+        for kind, piece in self._splitter.feed(text):
+            self.add(kind, piece, chunks)
+            chunks = 0
+
+    def batch(self, batch: list[dict[str, Any]], progress: _Progress) -> list[StreamEvent]:
+        for chunk in batch:
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                self._flush_run()
+                self._events.append(Usage(int(usage.get("prompt_tokens") or 0),
+                                          int(usage.get("completion_tokens") or 0)))
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                if isinstance(delta, dict):
+                    # Reasoning first: at the boundary one delta can carry the end of the
+                    # reasoning and the start of the answer.
+                    if reasoning := _reasoning_of(delta):
+                        self.add("reasoning", reasoning)
+                    text = delta.get("content")
+                    if text and isinstance(text, str):
+                        self.content(text)
+                if choice.get("finish_reason"):
+                    progress.finish_reason = str(choice["finish_reason"])
+        events = self.flush()
+        if any(not isinstance(event, Usage) for event in events):
+            progress.text = True
+        return events
+
+    def flush(self) -> list[StreamEvent]:
+        self._flush_run()
+        events, self._events = self._events, []
+        return events
+
+    def close(self) -> list[StreamEvent]:
+        """The stream ended: a tag that never completed is passed on as text."""
+        for kind, piece in self._splitter.close():
+            self.add(kind, piece, 0)
+        return self.flush()
+
+    def _flush_run(self) -> None:
+        if self._texts:
+            text = "".join(self._texts)
+            if self._kind == "reasoning":
+                self._events.append(ReasoningDelta(text, self._chunks))
+            else:
+                self._events.append(Delta(text, self._chunks))
+            self._texts.clear()
+            self._chunks = 0
 
 
 def _parse_json(data: bytes) -> Any:
