@@ -85,12 +85,18 @@ class Metrics:
 
     started_at: float | None = None
     first_token_at: float | None = None
+    """The first token of any kind, reasoning or answer."""
+    first_answer_at: float | None = None
+    """The first token of the answer itself (after any reasoning)."""
     ended_at: float | None = None
     completion_tokens: int | None = None
     """From the server's usage report when given."""
     estimated_tokens: int = 0
     """Our own estimate, used when the server reports no usage."""
     prompt_tokens: int | None = None
+    reasoning_tokens: int = 0
+    """Our estimate of the reasoning's tokens (servers rarely report them in the stream);
+    part of `estimated_tokens`."""
 
     @property
     def tokens(self) -> int:
@@ -107,6 +113,21 @@ class Metrics:
         if self.started_at is None or self.first_token_at is None:
             return None
         return self.first_token_at - self.started_at
+
+    @property
+    def ttfat(self) -> float | None:
+        """Time to the first token of the answer, reasoning not counted."""
+        if self.started_at is None or self.first_answer_at is None:
+            return None
+        return self.first_answer_at - self.started_at
+
+    @property
+    def thinking_time(self) -> float | None:
+        """From the first reasoning token to the answer (or to the end, if none came)."""
+        if not self.reasoning_tokens or self.first_token_at is None:
+            return None
+        end = self.first_answer_at if self.first_answer_at is not None else self.ended_at
+        return None if end is None else max(0.0, end - self.first_token_at)
 
     @property
     def total_time(self) -> float | None:

@@ -21,6 +21,7 @@ from tui_chat.models import (
     Metrics,
     ProviderError,
     RateLimited,
+    ReasoningDelta,
     RequestParams,
     ServerError,
     Usage,
@@ -60,8 +61,19 @@ class RetryPending:
     error: ProviderError
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What to show next: reasoning and answer text received since the last piece."""
+
+    reasoning: str = ""
+    answer: str = ""
+    retracted: bool = False
+    """The answer shown so far was reasoning after all (a `</think>` with no opening tag):
+    move it to the reasoning, before adding `reasoning`."""
+
+
 class Exchange:
-    """One request and its answer.
+    """One request and its answer (and the reasoning before it).
 
     Args:
         provider: Where the answer comes from.
@@ -94,12 +106,18 @@ class Exchange:
         self._on_retry = on_retry
         self._rng = rng or random.Random()
         self._held: list[str] = []
+        self._held_reasoning: list[str] = []
+        self._held_retract = False
         self._held_chars = 0
         self._resumed = asyncio.Event()
         self._resumed.set()
         self.parts: list[str] = []
-        """Every piece of text received, shown or not."""
+        """Every piece of answer text received, shown or not."""
+        self.reasoning_parts: list[str] = []
+        """Every piece of reasoning received: kept apart from the answer, never sent back."""
         self.chunks = 0
+        self._arrivals = False
+        """Text arrived since the reader last thought about yielding the event loop."""
         self.metrics = Metrics()
         self.finish_reason: str | None = None
         self.attempts = 0
@@ -110,6 +128,15 @@ class Exchange:
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    @property
+    def received(self) -> bool:
+        """Anything arrived, answer or reasoning (and so is worth keeping)."""
+        return bool(self.parts or self.reasoning_parts)
 
     @property
     def paused(self) -> bool:
@@ -124,16 +151,22 @@ class Exchange:
         """Stop showing text; reading goes on and nothing is dropped."""
         self._resumed.clear()
 
-    def resume(self) -> str:
-        """Show again; returns the text held back meanwhile."""
+    def resume(self) -> Shown:
+        """Show again; returns what was held back meanwhile."""
         self._resumed.set()
         return self._take_held()
 
-    def _take_held(self) -> str:
-        text = "".join(self._held)
+    @property
+    def _holding(self) -> bool:
+        return bool(self._held or self._held_reasoning or self._held_retract)
+
+    def _take_held(self) -> Shown:
+        shown = Shown("".join(self._held_reasoning), "".join(self._held), self._held_retract)
         self._held.clear()
+        self._held_reasoning.clear()
+        self._held_retract = False
         self._held_chars = 0
-        return text
+        return shown
 
     def _set_retry(self, pending: RetryPending | None) -> None:
         self.retry_pending = pending
@@ -141,7 +174,15 @@ class Exchange:
             self._on_retry(pending)
 
     async def display_text(self) -> AsyncGenerator[str, None]:
-        """Yield text as it should appear; nothing while paused (reading goes on).
+        """Yield the answer's text as it should appear, without the reasoning (pipe mode)."""
+        async with aclosing(self.display()) as pieces:
+            async for shown in pieces:
+                if shown.answer:
+                    yield shown.answer
+
+    async def display(self) -> AsyncGenerator[Shown, None]:
+        """Yield reasoning and text as they should appear; nothing while paused (reading
+        goes on).
 
         Raises:
             ProviderError: when the request fails for good. Text received before the
@@ -155,7 +196,7 @@ class Exchange:
                     yield text
             except ProviderError as error:
                 retries_done = self.attempts - 1
-                if self.parts or not error.retryable or retries_done >= self._retry.retries:
+                if self.received or not error.retryable or retries_done >= self._retry.retries:
                     raise
                 delay = self._retry.delay(self.attempts, error, self._rng)
                 self.retried_error = error
@@ -169,10 +210,10 @@ class Exchange:
                 continue
             break
         await self._resumed.wait()  # finished while paused: the rest shows on resume
-        if self._held:
+        if self._holding:
             yield self._take_held()
 
-    async def _one_attempt(self) -> AsyncGenerator[str, None]:
+    async def _one_attempt(self) -> AsyncGenerator[Shown, None]:
         """One request: a task reads it to the end while this yields what arrived.
 
         The read never waits for the display, and the display takes everything that arrived
@@ -186,7 +227,7 @@ class Exchange:
             while not reader.done():
                 await arrived.wait()
                 arrived.clear()
-                if self._held and not self.paused:
+                if self._holding and not self.paused:
                     yield self._take_held()
             error = None if reader.cancelled() else reader.exception()
             if error is not None:
@@ -211,24 +252,38 @@ class Exchange:
                                 continue
                             # Kept as the model sent it (stored and relayed verbatim); it is
                             # made terminal-safe where it becomes cells (render/document.py).
-                            text = raw
+                            now_clock = self._clock()
+                            if self.metrics.first_token_at is None:
+                                self.metrics.first_token_at = now_clock
+                            if self.metrics.first_answer_at is None:
+                                self.metrics.first_answer_at = now_clock
+                            self.parts.append(raw)
+                            self._held.append(raw)
+                            self._arrived(raw, chunks, arrived)
+                        case ReasoningDelta(text=raw, chunks=chunks, retracts_answer=retract):
+                            if retract:
+                                self._retract_answer()
+                            if not raw and not retract:
+                                continue
                             if self.metrics.first_token_at is None:
                                 self.metrics.first_token_at = self._clock()
-                            self.parts.append(text)
-                            self.chunks += chunks
-                            self.metrics.estimated_tokens += chunks  # about a token per chunk
-                            self._held.append(text)
-                            self._held_chars += len(text)
-                            arrived.set()
+                            if raw:
+                                self.reasoning_parts.append(raw)
+                                self._held_reasoning.append(raw)
+                                self.metrics.reasoning_tokens += chunks
+                            self._arrived(raw, chunks, arrived)
+                    if self._arrivals:
+                        self._arrivals = False
+                        now = time.perf_counter()
+                        if now - previous > self.READ_TURN:
+                            turn_ends = now + self.READ_TURN  # it waited: a new turn
+                        elif now > turn_ends:
+                            # A flood arrives without a pause: let keys and frames in.
+                            await asyncio.sleep(0)
                             now = time.perf_counter()
-                            if now - previous > self.READ_TURN:
-                                turn_ends = now + self.READ_TURN  # it waited: a new turn
-                            elif now > turn_ends:
-                                # A flood arrives without a pause: let keys and frames in.
-                                await asyncio.sleep(0)
-                                now = time.perf_counter()
-                                turn_ends = now + self.READ_TURN
-                            previous = now
+                            turn_ends = now + self.READ_TURN
+                        previous = now
+                    match event:
                         case Usage(prompt_tokens=prompt, completion_tokens=completion):
                             self.metrics.prompt_tokens = prompt
                             self.metrics.completion_tokens = completion
@@ -237,7 +292,30 @@ class Exchange:
         finally:
             self.metrics.ended_at = self._clock()
             if not self.params.stream:  # one chunk holds the whole answer
-                self.metrics.estimated_tokens = max(1, round(sum(map(len, self.parts)) / 4))
+                reasoning = round(sum(map(len, self.reasoning_parts)) / 4)
+                self.metrics.reasoning_tokens = reasoning
+                self.metrics.estimated_tokens = max(
+                    1, reasoning + round(sum(map(len, self.parts)) / 4))
+
+    def _arrived(self, text: str, chunks: int, arrived: asyncio.Event) -> None:
+        self.chunks += chunks
+        self.metrics.estimated_tokens += chunks  # about a token per chunk
+        self._held_chars += len(text)
+        self._arrivals = True
+        arrived.set()
+
+    def _retract_answer(self) -> None:
+        """The answer so far was reasoning (a `</think>` with no opening tag): move it."""
+        moved = "".join(self.parts)
+        self.parts.clear()
+        self.metrics.first_answer_at = None
+        if moved:
+            self.reasoning_parts.append(moved)
+        # What was shown moves in the display; what is still held moves here.
+        self._held_reasoning[:0] = self._held
+        self._held.clear()
+        self._held_retract = True
+        self.metrics.reasoning_tokens = self.metrics.estimated_tokens
 
     def live_tokens_per_second(self) -> float | None:
         """Speed so far, for the status bar while the answer streams."""

@@ -115,7 +115,7 @@ async def test_pause_holds_text_but_keeps_reading() -> None:
             await asyncio.sleep(0.01)
         assert shown == ["one "]
         assert exchange.held_chars == len("two three")
-        assert exchange.resume() == "two three"
+        assert exchange.resume().answer == "two three"
         await task
     assert exchange.text == "one two three"
 

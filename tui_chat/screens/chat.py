@@ -36,7 +36,7 @@ from tui_chat.models import (
 )
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
-from tui_chat.session import Exchange, RetryPending, RetryPolicy
+from tui_chat.session import Exchange, RetryPending, RetryPolicy, Shown
 from tui_chat.widgets.key_footer import KeyFooter
 from tui_chat.widgets.message_view import MessageView, format_metrics
 from tui_chat.widgets.prompt_input import PromptInput
@@ -319,24 +319,24 @@ class ChatScreen(PacedUpdates, Screen[None]):
         error_text = ""
         collector.hold()
         try:
-            async with aclosing(exchange.display_text()) as pieces:
-                async for text in pieces:
+            async with aclosing(exchange.display()) as pieces:
+                async for shown in pieces:
                     if view.status == "waiting":
                         view.status = "streaming"
                     if self._exchange is exchange and self.phase in ("waiting", "retrying"):
                         self.phase = "streaming"
-                    view.append(text)
+                    show(view, shown)
                     if not self._text_below and self.transcript.detached:
                         self._text_below = True
                         self._update_new_below()
         except ProviderError as error:
-            status = "interrupted" if isinstance(error, StreamBroken) and exchange.parts \
+            status = "interrupted" if isinstance(error, StreamBroken) and exchange.received \
                 else "failed"
             error_text = sanitize_line(str(error))
             log.info("answer %s: %s", status, error_text)
         except asyncio.CancelledError:
             status = "cancelled"
-            if not exchange.parts and exchange.retried_error is not None:
+            if not exchange.received and exchange.retried_error is not None:
                 # Cancelled while waiting to retry: say what it was waiting out.
                 error_text = ("stopped waiting to retry after "
                               f"{sanitize_line(str(exchange.retried_error))}")
@@ -353,10 +353,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,
                     error_text: str, recorder: AnswerRecorder | None) -> None:
         if exchange.paused:
-            view.append(exchange.resume())  # nothing held back is lost, whatever the ending
+            show(view, exchange.resume())  # nothing held back is lost, whatever the ending
         if exchange.metrics.ended_at is None:
             exchange.metrics.ended_at = self._clock()
-        figures = format_metrics(exchange.metrics) if exchange.parts else ""
+        figures = format_metrics(exchange.metrics) if exchange.received else ""
         if error_text:
             hint = " · ctrl+r retries"
             view.set_footer(f"{error_text}{hint}" if not figures
@@ -471,10 +471,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if exchange is None or view is None or self.phase not in _BUSY:
             return
         if exchange.paused:
-            held = exchange.resume()
-            if held:
-                view.append(held)
-            self.phase = "streaming" if exchange.parts else "waiting"
+            show(view, exchange.resume())
+            self.phase = "streaming" if exchange.received else "waiting"
         else:
             exchange.pause()
             self.phase = "paused"
@@ -927,6 +925,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if not self.transcript.detached:
             self._text_below = False
         self.query_one("#new-below").display = self._text_below
+
+
+def show(view: MessageView, shown: Shown) -> None:
+    """Put what the exchange yielded into the answer's view."""
+    if shown.answer:
+        view.append(shown.answer)
 
 
 def _history_message(row: StoredMessage) -> Message | None:
