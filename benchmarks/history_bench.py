@@ -28,6 +28,7 @@ from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.screens.chat import ChatScreen
 from tui_chat.store import ConversationStore
 from tui_chat.widgets.message_view import MessageView
+from tui_chat.widgets.transcript import Transcript
 
 PROSE = ("Streaming renderers keep finished blocks and redraw only the open tail, so the cost "
          "of a chunk follows the chunk. ") * 4
@@ -59,9 +60,9 @@ async def run(path: Path, conversation: int) -> dict[str, float]:
         interactive = time.perf_counter() - started
         rss_open = process.memory_info().rss
         steps = []
-        while screen._unshown:
+        while screen.transcript.unshown:
             before = time.perf_counter()
-            await screen.show_earlier()
+            await screen.transcript.show_earlier()
             await pilot.pause()
             steps.append(time.perf_counter() - before)
         mounted = len(screen.query(MessageView))
@@ -94,7 +95,7 @@ def main() -> None:
             conversation = fill(store, args.messages)
         r = asyncio.run(run(path, conversation))
     print(f"messages: {args.messages}")
-    print(f"open → interactive: {r['interactive_s']:.2f} s (window of {ChatScreen.WINDOW} "
+    print(f"open → interactive: {r['interactive_s']:.2f} s (window of {Transcript.WINDOW} "
           "mounted)")
     print(f"RSS after opening: {r['rss_open_mb']:.0f} MB")
     print(f"load 40 earlier messages: median {r['load_step_ms']:.0f} ms, "

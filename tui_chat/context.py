@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from tui_chat.models import Message
+
+if TYPE_CHECKING:
+    from tui_chat.store import StoredMessage
 
 DEFAULT_MAX_MESSAGES = 20
 DEFAULT_MAX_TOKENS = 6000
@@ -45,6 +49,19 @@ class RunningEstimate:
     @property
     def tokens(self) -> int:
         return self.wide + -(-self.narrow // 4)
+
+
+def history_from_stored(rows: Iterable[StoredMessage]) -> list[Message]:
+    """The conversation as sent to the model, from its stored rows: no error rows, no answer
+    that failed with no text (the question stands alone), no system row (the system prompt
+    comes from the settings, sent first)."""
+    history = []
+    for row in rows:
+        if (row.role == "assistant" and not row.content) or row.role == "system":
+            continue
+        if (message := row.to_message()) is not None:
+            history.append(message)
+    return history
 
 
 def without_unanswered(history: Sequence[Message]) -> list[Message]:

@@ -12,6 +12,7 @@ from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.screens.chat import ChatScreen
 from tui_chat.store import ConversationStore
 from tui_chat.widgets.message_view import MessageView
+from tui_chat.widgets.transcript import Transcript
 
 SETTINGS = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="m", system="")
 
@@ -81,14 +82,14 @@ async def test_a_long_conversation_opens_windowed_and_scrolling_up_loads_more(
             while not screen.query("#earlier"):
                 await pilot.pause(0.05)
         shown = len(screen.query(MessageView))
-        assert shown == ChatScreen.WINDOW
+        assert shown == Transcript.WINDOW
         assert screen.query_one("#earlier")
         assert len(screen.history) == 600  # the context still knows the whole conversation
         screen.transcript.scroll_home(animate=False)
         async with asyncio.timeout(5):
             while len(screen.query(MessageView)) == shown:
                 await pilot.pause(0.05)
-        assert len(screen.query(MessageView)) == 2 * ChatScreen.WINDOW
+        assert len(screen.query(MessageView)) == 2 * Transcript.WINDOW
         await pilot.press(*"more", "enter")
         await settle(app, pilot)
         messages = provider.requests[-1][0]

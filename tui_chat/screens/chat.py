@@ -10,7 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.content import Content
@@ -23,7 +23,7 @@ from textual.worker import Worker
 
 from tui_chat import collector
 from tui_chat.compat import textual_hooks
-from tui_chat.context import RunningEstimate
+from tui_chat.context import RunningEstimate, history_from_stored
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     Conversation,
@@ -148,11 +148,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         """The conversation shown, with its own model, system prompt and parameters."""
         self._recorder: AnswerRecorder | None = None
         """The stored copy of the running answer (None without a store)."""
-        self._unshown: list[StoredMessage] = []
-        """Stored messages of the open conversation not mounted yet (oldest first)."""
         self._versions: dict[int, tuple[int, int]] = {}
         """Stored answers that have other versions: message id -> (which, of how many)."""
-        self._loading_earlier = False
         self._text_below = False
         self._code_cursor: dict[int, int] = {}
         self._store_failed = False
@@ -204,7 +201,6 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.app.app_resume_signal.subscribe(self, self._terminal_redrawn)
         self.watch(self.transcript, "detached", self._update_new_below)
-        self.watch(self.transcript, "scroll_y", self._scrolled, init=False)
         self._sync_status()
         if self.conversation_id is not None:
             self.call_after_refresh(self.load_conversation, self.conversation_id)
@@ -719,7 +715,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         row = versions[index + step]
         if not self._store_call("version", lambda: store.set_current_version(row.id) or True):
             return
-        shown = _view_for(row, self.render_style(), (index + step + 1, len(versions)))
+        shown = MessageView.from_stored(row, self.render_style(),
+                                        (index + step + 1, len(versions)))
         self._versions.pop(message_id, None)
         self._versions[row.id] = (index + step + 1, len(versions))
         focused = self.focused is view
@@ -747,7 +744,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
             return
         stored = self._store_call("load", lambda: store.messages(conversation_id))
         if stored is not None:
-            self.history = [m for row in stored if (m := _history_message(row)) is not None]
+            self.history = history_from_stored(stored)
 
     # -- the store ---------------------------------------------------------------------------
 
@@ -818,21 +815,20 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.conversation = Conversation(
             summary.settings(self.options.conversation_defaults()), id=conversation_id)
         self._show_settings()
-        self.history = [m for row in stored if (m := _history_message(row)) is not None]
+        self.history = history_from_stored(stored)
         self._exchange = None
         self._answer_view = None
         self._recorder = None
         self.phase = "ready"
-        await self.transcript.remove_children()
-        self._unshown = list(stored)
         self._versions = self._store_call(
             "versions", lambda: store.version_numbers(conversation_id)) or {}
-        start = len(stored) - self.WINDOW
+        start = len(stored) - Transcript.WINDOW
         if message_id is not None:
             index = next((i for i, row in enumerate(stored) if row.id == message_id), None)
             if index is not None:
                 start = min(start, index - 2)
-        await self.show_earlier(len(stored) - max(0, start))
+        await self.transcript.show_rows(stored, self._view_for_row,
+                                        shown=len(stored) - max(0, start))
         target = next((v for v in self.query(MessageView) if message_id is not None
                        and v.message_id == message_id), None)
         if target is not None:
@@ -840,63 +836,9 @@ class ChatScreen(PacedUpdates, Screen[None]):
         else:
             self.transcript.scroll_end(animate=False)
 
-    WINDOW: ClassVar[int] = 40
-    """Messages mounted when a conversation opens; earlier ones load as the person scrolls up.
-    A layout pass visits every mounted widget, so a 1,000-message conversation stays fast."""
-
-    async def show_earlier(self, count: int | None = None) -> None:
-        """Mount up to `count` more of the stored messages above the ones shown."""
-        if not self._unshown:
-            return
-        count = self.WINDOW if count is None else count
-        rows, self._unshown = self._unshown[-count:], self._unshown[:-count]
-        style = self.render_style()
-        views = [_view_for(row, style, self._versions.get(row.id)) for row in rows]
-        transcript = self.transcript
-        first = next(iter(transcript.query(MessageView)), None)
-        old_height = transcript.virtual_size.height
-        old_y = transcript.scroll_y
-        with self.app.batch_update():
-            if first is not None:
-                await transcript.mount_all(views, before=first)
-            else:
-                await transcript.mount_all(views)
-            await self._update_earlier_marker()
-        if first is not None:
-            # Keep what the person was reading in place while content appears above it.
-            def keep_place() -> None:
-                grown = transcript.virtual_size.height - old_height
-                transcript.scroll_to(y=old_y + grown, animate=False)
-
-            self.call_after_refresh(keep_place)
-
-    async def _update_earlier_marker(self) -> None:
-        marker = self.query("#earlier")
-        if not self._unshown:
-            await marker.remove()
-            return
-        text = Content(f"↑ {len(self._unshown):,} earlier messages · scroll up or click to "
-                       "show more")
-        if marker:
-            marker.first(Static).update(text)
-        else:
-            await self.transcript.mount(Static(text, id="earlier"), before=0)
-
-    async def on_click(self, event: events.Click) -> None:
-        if event.widget is not None and event.widget.id == "earlier":
-            await self.show_earlier()
-
-    def _scrolled(self, *_: object) -> None:
-        if self._unshown and self.transcript.scroll_y <= 0 and not self._loading_earlier:
-            self._loading_earlier = True
-
-            async def load() -> None:
-                try:
-                    await self.show_earlier()
-                finally:
-                    self._loading_earlier = False
-
-            self.call_later(load)
+    def _view_for_row(self, row: StoredMessage) -> MessageView:
+        """A stored message's view, in the current colours, with its version numbers."""
+        return MessageView.from_stored(row, self.render_style(), self._versions.get(row.id))
 
     async def new_conversation(self) -> None:
         """Start an empty conversation (stored on its first message)."""
@@ -904,13 +846,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.conversation = Conversation(self.options.conversation_defaults())
         self._show_settings()
         self.history = []
-        self._unshown = []
         self._versions = {}
         self._exchange = None
         self._answer_view = None
         self._recorder = None
         self.phase = "ready"
-        await self.transcript.remove_children()
+        await self.transcript.clear()
         await self._show_welcome()
 
     async def _show_welcome(self) -> None:
@@ -931,37 +872,3 @@ def show(view: MessageView, shown: Shown) -> None:
     """Put what the exchange yielded into the answer's view."""
     if shown.answer:
         view.append(shown.answer)
-
-
-def _history_message(row: StoredMessage) -> Message | None:
-    """What a stored row contributes to the context sent to the model."""
-    if row.role == "assistant" and not row.content:
-        return None  # a failed answer with no text: the question stands alone
-    if row.role == "system":
-        return None  # the system prompt comes from the settings, sent first
-    return row.to_message()
-
-
-def _view_for(row: StoredMessage, style: RenderStyle,
-              versions: tuple[int, int] | None = None) -> MessageView:
-    from tui_chat.models import Metrics
-
-    role = row.role if row.role in ("user", "assistant", "error") else "assistant"
-    view = MessageView(role, row.content, status=row.status, render_style=style,
-                       message_id=row.id)
-    view.versions = versions
-    if row.role == "assistant":
-        metrics = Metrics(started_at=0.0, first_token_at=row.ttft, ended_at=row.total_time,
-                          completion_tokens=None if row.tokens_estimated
-                          else row.completion_tokens,
-                          estimated_tokens=row.completion_tokens or 0)
-        figures = format_metrics(metrics) if row.content else ""
-        if row.error:
-            view.set_footer(" · ".join(p for p in (sanitize_line(row.error), figures) if p),
-                            error=True)
-        elif row.status == "interrupted" and not row.error:
-            view.set_footer(" · ".join(p for p in ("the app stopped mid-answer", figures) if p),
-                            error=True)
-        else:
-            view.set_footer(figures)
-    return view

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -22,6 +22,10 @@ from textual.widget import Widget
 from tui_chat.compat.textual_hooks import count, overrides
 from tui_chat.models import MessageStatus, Metrics
 from tui_chat.render import RenderStyle, StreamingDocument
+from tui_chat.sanitize import sanitize_line
+
+if TYPE_CHECKING:
+    from tui_chat.store import StoredMessage
 
 ViewRole = Literal["user", "assistant", "error", "system"]
 
@@ -148,6 +152,31 @@ class MessageView(Widget):
         """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
         self.add_class(f"-{status}")
+
+    @classmethod
+    def from_stored(cls, row: StoredMessage, style: RenderStyle,
+                    versions: tuple[int, int] | None = None) -> MessageView:
+        """The view of a stored message: its text, how it ended, and its figures or error
+        underneath. `versions`: (which, of how many) for an answer asked more than once."""
+        role: ViewRole = row.role if row.role in ("user", "assistant", "error") else "assistant"
+        view = cls(role, row.content, status=row.status, render_style=style,
+                   message_id=row.id)
+        view.versions = versions
+        if row.role == "assistant":
+            metrics = Metrics(started_at=0.0, first_token_at=row.ttft, ended_at=row.total_time,
+                              completion_tokens=None if row.tokens_estimated
+                              else row.completion_tokens,
+                              estimated_tokens=row.completion_tokens or 0)
+            figures = format_metrics(metrics) if row.content else ""
+            if row.error:
+                view.set_footer(" · ".join(p for p in (sanitize_line(row.error), figures) if p),
+                                error=True)
+            elif row.status == "interrupted" and not row.error:
+                view.set_footer(" · ".join(p for p in ("the app stopped mid-answer", figures)
+                                           if p), error=True)
+            else:
+                view.set_footer(figures)
+        return view
 
     # -- what the screen calls -------------------------------------------------------------
 
