@@ -634,7 +634,8 @@ class TestExport:
         assert set(answer) == {
             "id", "position", "version", "is_current", "role", "content", "status", "model",
             "created_at", "updated_at", "ttft", "total_time", "prompt_tokens",
-            "completion_tokens", "tokens_estimated", "error"}
+            "completion_tokens", "tokens_estimated", "error", "reasoning", "thinking_time",
+            "reasoning_tokens"}
 
     def test_import_makes_text_safe_and_ends_streams(self, store: ConversationStore) -> None:
         exported = store.export_json(self.make_conversation(store))

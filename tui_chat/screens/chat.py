@@ -363,7 +363,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if exchange.parts:  # a cancelled or broken answer is kept, not dropped
             self.history.append(Message("assistant", exchange.text))
         if recorder is not None:
-            recorder.finish(exchange.text, status, metrics=exchange.metrics, error=error_text)
+            recorder.finish(exchange.text, status, metrics=exchange.metrics, error=error_text,
+                            reasoning=exchange.reasoning)
         if self._exchange is exchange:
             self._message = error_text
             self.phase = status
@@ -798,7 +799,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         """The save timer: keep the growing answer on disk, so a crash loses little of it."""
         recorder, exchange = self._recorder, self._exchange
         if recorder is not None and exchange is not None and self.phase in _BUSY:
-            recorder.save_partial(exchange.parts)
+            recorder.save_partial(exchange.parts, exchange.reasoning_parts)
 
     async def load_conversation(self, conversation_id: int,
                                 message_id: int | None = None) -> None:

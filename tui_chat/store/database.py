@@ -113,6 +113,10 @@ class StoredMessage:
     completion_tokens: int | None
     tokens_estimated: bool
     error: str | None
+    reasoning: str = ""
+    """The model's thinking before the answer; never part of the context sent."""
+    thinking_time: float | None = None
+    reasoning_tokens: int | None = None
 
     def to_message(self) -> Message | None:
         """The turn as sent to a model, or None for an error row (never sent)."""
@@ -139,7 +143,7 @@ class SearchHit:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, version, is_current, role, content, status, model,"
     " created_at, updated_at, ttft, total_time, prompt_tokens, completion_tokens,"
-    " tokens_estimated, error"
+    " tokens_estimated, error, reasoning, thinking_time, reasoning_tokens"
 )
 _CONVERSATION_COLUMNS = (
     "c.id, c.title, c.model, c.system_prompt, c.created_at, c.updated_at,"
@@ -164,6 +168,10 @@ _EXPORTED_MESSAGE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "completion_tokens": ((int,), True),
     "tokens_estimated": ((bool,), False),
     "error": ((str,), True),
+    # Since schema 5; optional on import, so older exports still load.
+    "reasoning": ((str,), True),
+    "thinking_time": ((int, float), True),
+    "reasoning_tokens": ((int,), True),
 }
 
 
@@ -383,8 +391,9 @@ class ConversationStore:
             self._touch(db, conversation_id, now)
         return _last_id(cursor)
 
-    def save_partial(self, message_id: int, content: str) -> bool:
-        """Save the text of an answer still streaming (the app does so twice a second).
+    def save_partial(self, message_id: int, content: str, reasoning: str | None = None) -> bool:
+        """Save the text of an answer still streaming (the app does so twice a second), and
+        its reasoning when given.
 
         Returns:
             False if the message is not streaming any more (finished, or marked interrupted),
@@ -392,9 +401,9 @@ class ConversationStore:
         """
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE messages SET content = ?, updated_at = ?"
-                " WHERE id = ? AND status = 'streaming'",
-                (content, self._now(), message_id),
+                "UPDATE messages SET content = ?, reasoning = coalesce(?, reasoning),"
+                " updated_at = ? WHERE id = ? AND status = 'streaming'",
+                (content, reasoning, self._now(), message_id),
             )
         return cursor.rowcount > 0
 
@@ -406,8 +415,9 @@ class ConversationStore:
         *,
         metrics: Metrics | None = None,
         error: str | None = None,
+        reasoning: str = "",
     ) -> None:
-        """Save an answer's final text, how it ended, its figures and any error text.
+        """Save an answer's final text and reasoning, how it ended, its figures and any error.
 
         Raises:
             NotFound: No message has that id.
@@ -417,17 +427,22 @@ class ConversationStore:
         if status == "streaming":
             raise ValueError("an answer cannot finish as 'streaming'")
         figures: tuple[float | int | None, ...] = (None, None, None, None)
+        thinking: tuple[float | int | None, ...] = (None, None)
         estimated = False
         if metrics is not None:
             figures = (metrics.ttft, metrics.total_time, metrics.prompt_tokens, metrics.tokens)
             estimated = metrics.tokens_estimated
+            if reasoning:
+                thinking = (metrics.thinking_time, metrics.reasoning_tokens or None)
         now = self._now()
         with self._write() as db:
             cursor = db.execute(
                 "UPDATE messages SET content = ?, status = ?, updated_at = ?, ttft = ?,"
                 " total_time = ?, prompt_tokens = ?, completion_tokens = ?,"
-                " tokens_estimated = ?, error = ? WHERE id = ? RETURNING conversation_id",
-                (content, status, now, *figures, estimated, error, message_id),
+                " tokens_estimated = ?, error = ?, reasoning = ?, thinking_time = ?,"
+                " reasoning_tokens = ? WHERE id = ? RETURNING conversation_id",
+                (content, status, now, *figures, estimated, error, reasoning, *thinking,
+                 message_id),
             )
             rows = cursor.fetchall()  # finishes the statement before COMMIT
             if not rows:
@@ -647,7 +662,12 @@ class ConversationStore:
             heading = message.role.capitalize()
             if message.role == "assistant" and message.model:
                 heading += f" ({message.model})"
-            lines += [f"## {heading}", "", message.content, ""]
+            lines += [f"## {heading}", ""]
+            if message.reasoning:
+                # Collapsed where Markdown is rendered (GitHub, most editors' previews).
+                lines += ["<details><summary>Thinking</summary>", "", message.reasoning.strip(),
+                          "", "</details>", ""]
+            lines += [message.content, ""]
             if message.id in versions:
                 number, total = versions[message.id]
                 lines += [f"_Version {number} of {total} (the one shown in the app); the JSON "
@@ -766,11 +786,13 @@ def _conversation(row: tuple[Any, ...]) -> ConversationSummary:
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     (mid, cid, position, version, current, role, content, status, model, created_at,
-     updated_at, ttft, total_time, prompt_tokens, completion_tokens, estimated, error) = row
+     updated_at, ttft, total_time, prompt_tokens, completion_tokens, estimated, error,
+     reasoning, thinking_time, reasoning_tokens) = row
     return StoredMessage(
         mid, cid, position, version, bool(current), role, content, status, model,
         datetime.fromisoformat(created_at), datetime.fromisoformat(updated_at),
         ttft, total_time, prompt_tokens, completion_tokens, bool(estimated), error,
+        reasoning, thinking_time, reasoning_tokens,
     )
 
 
@@ -827,6 +849,7 @@ def _validated_export(data: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]
         if fields["status"] == "streaming":
             fields["status"] = "interrupted"
         fields["content"] = sanitize(fields["content"])
+        fields["reasoning"] = sanitize(fields["reasoning"] or "")
         if fields["error"] is not None:
             fields["error"] = sanitize(fields["error"])
         for name in ("created_at", "updated_at"):

@@ -36,6 +36,7 @@ class AnswerRecorder:
         """The answer's row; None when it could not be created (nothing is saved then)."""
         self._on_failure = on_failure
         self._saved_chars = 0
+        self._saved_reasoning = 0
         self._finished = False
 
     @classmethod
@@ -48,8 +49,9 @@ class AnswerRecorder:
             conversation_id, model=model, replaces=replaces))
         return recorder
 
-    def save_partial(self, parts: Sequence[str]) -> bool:
-        """Save the text so far (given as the pieces received) if it grew since the last save.
+    def save_partial(self, parts: Sequence[str], reasoning: Sequence[str] = ()) -> bool:
+        """Save the text and reasoning so far (given as the pieces received) if either grew
+        since the last save.
 
         Pieces, not the joined text: while nothing new arrived, checking costs no join.
         Returns whether anything was written.
@@ -58,14 +60,19 @@ class AnswerRecorder:
         if message_id is None or self._finished:
             return False
         length = sum(map(len, parts))
-        if length == self._saved_chars:
+        thought = sum(map(len, reasoning))
+        if length == self._saved_chars and thought == self._saved_reasoning:
             return False
         self._saved_chars = length
         text = "".join(parts)
-        return bool(self._guarded("save", lambda: self._store.save_partial(message_id, text)))
+        # The reasoning is written while it grows; once it stops, only the answer is.
+        reasoned = "".join(reasoning) if thought != self._saved_reasoning else None
+        self._saved_reasoning = thought
+        return bool(self._guarded("save", lambda: self._store.save_partial(
+            message_id, text, reasoned)))
 
     def finish(self, text: str, status: MessageStatus, *, metrics: Metrics | None = None,
-               error: str | None = None) -> None:
+               error: str | None = None, reasoning: str = "") -> None:
         """Save how the answer ended. An answer that ends still 'waiting' or 'streaming' (it
         never should) is stored as failed, so it is not taken for one still running."""
         message_id = self.message_id
@@ -78,7 +85,8 @@ class AnswerRecorder:
         else:
             stored = status
         self._guarded("finish", lambda: self._store.finish_answer(
-            message_id, text, stored, metrics=metrics, error=error or None))
+            message_id, text, stored, metrics=metrics, error=error or None,
+            reasoning=reasoning))
 
     def _guarded(self, what: str, call: Callable[[], _T]) -> _T | None:
         try:
