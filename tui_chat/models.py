@@ -8,8 +8,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+# The vocabulary of roles and states, in one place: every layer uses these (the store keeps
+# them as text, the views name their CSS classes after them).
+
 Role = Literal["system", "user", "assistant"]
-MessageStatus = Literal["waiting", "streaming", "done", "cancelled", "interrupted", "failed"]
+"""Who speaks in a turn sent to the model."""
+
+MessageRole = Literal[Role, "error"]
+"""A message as stored and shown: a turn, or an error the app recorded (never sent)."""
+
+Ending = Literal["done", "cancelled", "interrupted", "failed"]
+"""How an answer ended: finished, stopped by the person, cut off (the text so far kept), or
+failed."""
+
+StoredStatus = Literal["streaming", Ending]
+"""A stored message: still being written ('streaming'; an app killed mid-answer leaves it so
+until the next start marks it interrupted), or how it ended."""
+
+MessageStatus = Literal["waiting", StoredStatus]
+"""A message on screen: 'waiting' for its first token, then as stored."""
+
+Phase = Literal["ready", "paused", "retrying", MessageStatus]
+"""Where the chat screen is: ready for a prompt, or the state of its running answer (shown
+paused, or waiting out a retry), or how the last one ended."""
+
+BUSY_PHASES: tuple[Phase, ...] = ("waiting", "streaming", "paused", "retrying")
+"""Phases in which an answer is running."""
+
+
+def stored_status(status: MessageStatus) -> StoredStatus:
+    """What the store keeps for a message that ends with `status`: an answer that ends
+    still waiting or streaming (it never should) is stored as failed, so that it is not
+    taken for one still being written."""
+    if status == "waiting" or status == "streaming":
+        return "failed"
+    return status
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,10 +26,12 @@ from tui_chat.compat import textual_hooks
 from tui_chat.context import RunningEstimate, history_from_stored
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
+    BUSY_PHASES,
     Conversation,
     ConversationSettings,
     Message,
     MessageStatus,
+    Phase,
     ProviderError,
     RequestParams,
     StreamBroken,
@@ -52,11 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-Phase = Literal[
-    "ready", "waiting", "streaming", "paused", "retrying",
-    "done", "cancelled", "interrupted", "failed",
-]
-_BUSY: tuple[Phase, ...] = ("waiting", "streaming", "paused", "retrying")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +233,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     @on(PromptInput.Submitted)
     async def send_prompt(self, event: PromptInput.Submitted) -> None:
-        if self.phase in _BUSY:
+        if self.phase in BUSY_PHASES:
             # One answer at a time: the text goes back so nothing typed is lost.
             self.prompt_input.text = event.text
             self.notify("An answer is still streaming: Esc cancels it.", severity="warning",
@@ -391,7 +388,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
             bar.figures = StatusFigures(phase=self.phase)
             return
         metrics = exchange.metrics
-        busy = self.phase in _BUSY
+        busy = self.phase in BUSY_PHASES
         now = self._clock()
         retry_in = None
         attempt = 0
@@ -435,7 +432,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if self.is_mounted:
             # On the prompt, not the screen: a class on the screen restyles every widget
             # under it, twice an answer (about 30 ms each, measured).
-            self.prompt_input.set_class(phase in _BUSY, "-busy")
+            self.prompt_input.set_class(phase in BUSY_PHASES, "-busy")
             self._sync_status()
             self._update_new_below()
 
@@ -444,7 +441,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         match action:
             case "cancel" | "toggle_pause":
-                return self.phase in _BUSY or None  # None: shown, but disabled
+                return self.phase in BUSY_PHASES or None  # None: shown, but disabled
             case "retry":
                 return bool(self.history) or None
             case "conversations":
@@ -465,7 +462,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         """Freeze the display; the stream goes on buffering and nothing is dropped."""
         exchange = self._exchange
         view = self._answer_view
-        if exchange is None or view is None or self.phase not in _BUSY:
+        if exchange is None or view is None or self.phase not in BUSY_PHASES:
             return
         if exchange.paused:
             show(view, exchange.resume())
@@ -704,7 +701,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         store, message_id = self.store, view.message_id
         if store is None or message_id is None or view.versions is None:
             return
-        if self.phase in _BUSY:
+        if self.phase in BUSY_PHASES:
             self.notify("Versions can be switched once the answer has ended (Esc stops it).",
                         severity="warning", markup=False, timeout=4)
             return
@@ -798,7 +795,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def _save_running_answer(self) -> None:
         """The save timer: keep the growing answer on disk, so a crash loses little of it."""
         recorder, exchange = self._recorder, self._exchange
-        if recorder is not None and exchange is not None and self.phase in _BUSY:
+        if recorder is not None and exchange is not None and self.phase in BUSY_PHASES:
             recorder.save_partial(exchange.parts, exchange.reasoning_parts)
 
     async def load_conversation(self, conversation_id: int,

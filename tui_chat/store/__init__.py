@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tui_chat.models import MessageRole, StoredStatus
 from tui_chat.store.database import (
     BadExport,
     ConversationStore,
@@ -10,8 +11,6 @@ from tui_chat.store.database import (
     SchemaTooNew,
     SearchHit,
     StoredMessage,
-    StoredRole,
-    StoredStatus,
     StoreError,
     title_from,
 )
@@ -20,12 +19,12 @@ __all__ = [
     "BadExport",
     "ConversationStore",
     "ConversationSummary",
+    "MessageRole",
     "NotFound",
     "SchemaTooNew",
     "SearchHit",
     "StoreError",
     "StoredMessage",
-    "StoredRole",
     "StoredStatus",
     "title_from",
 ]

@@ -18,12 +18,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from tui_chat.models import ConversationSettings, Message, Metrics
+from tui_chat.models import ConversationSettings, Message, MessageRole, Metrics, StoredStatus
 from tui_chat.sanitize import sanitize, sanitize_line
 from tui_chat.store import migrations
-
-StoredRole = Literal["user", "assistant", "system", "error"]
-StoredStatus = Literal["done", "streaming", "cancelled", "interrupted", "failed"]
 
 EXPORT_FORMAT = "tui-chat.conversation"
 EXPORT_VERSION = 1
@@ -31,7 +28,7 @@ TITLE_LENGTH = 60
 BUSY_TIMEOUT = 2.0
 """Seconds to wait for another process's write; short, because the UI thread is waiting."""
 
-_ROLES: tuple[str, ...] = get_args(StoredRole)
+_ROLES: tuple[str, ...] = get_args(MessageRole)
 _STATUSES: tuple[str, ...] = get_args(StoredStatus)
 _ANSWER_ROLES = ("assistant", "error")
 _TRIGRAM = 3
@@ -101,7 +98,7 @@ class StoredMessage:
     """1 for the first answer in a slot, then 2, 3, … for each retry."""
     is_current: bool
     """False for an earlier version that a retry replaced."""
-    role: StoredRole
+    role: MessageRole
     content: str
     status: StoredStatus
     model: str
@@ -133,7 +130,7 @@ class SearchHit:
     message_id: int | None
     """None when the conversation's title matched."""
     title: str
-    role: StoredRole | None
+    role: MessageRole | None
     snippet: str
     """One line of text around the first match, "…" where it was cut; sanitised."""
     highlights: tuple[tuple[int, int], ...]
@@ -326,7 +323,7 @@ class ConversationStore:
     def add_message(
         self,
         conversation_id: int,
-        role: StoredRole,
+        role: MessageRole,
         content: str,
         *,
         status: StoredStatus = "done",

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tui_chat.models import MessageStatus, Metrics
-from tui_chat.store.database import ConversationStore, StoredStatus, StoreError
+from tui_chat.models import MessageStatus, Metrics, stored_status
+from tui_chat.store.database import ConversationStore, StoreError
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -73,17 +73,12 @@ class AnswerRecorder:
 
     def finish(self, text: str, status: MessageStatus, *, metrics: Metrics | None = None,
                error: str | None = None, reasoning: str = "") -> None:
-        """Save how the answer ended. An answer that ends still 'waiting' or 'streaming' (it
-        never should) is stored as failed, so it is not taken for one still running."""
+        """Save how the answer ended (see `models.stored_status`)."""
         message_id = self.message_id
         if message_id is None or self._finished:
             return
         self._finished = True
-        stored: StoredStatus
-        if status == "waiting" or status == "streaming":
-            stored = "failed"
-        else:
-            stored = status
+        stored = stored_status(status)
         self._guarded("finish", lambda: self._store.finish_answer(
             message_id, text, stored, metrics=metrics, error=error or None,
             reasoning=reasoning))

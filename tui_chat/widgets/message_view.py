@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -20,14 +20,12 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.compat.textual_hooks import count, overrides
-from tui_chat.models import MessageStatus, Metrics
+from tui_chat.models import MessageRole, MessageStatus, Metrics
 from tui_chat.render import RenderStyle, StreamingDocument
 from tui_chat.sanitize import sanitize_line
 
 if TYPE_CHECKING:
     from tui_chat.store import StoredMessage
-
-ViewRole = Literal["user", "assistant", "error", "system"]
 
 CURSOR = "▌"
 _EMPTY = Strip([])
@@ -108,7 +106,7 @@ class MessageView(Widget):
 
     def __init__(
         self,
-        role: ViewRole,
+        role: MessageRole,
         text: str = "",
         *,
         status: MessageStatus = "done",
@@ -158,7 +156,7 @@ class MessageView(Widget):
                     versions: tuple[int, int] | None = None) -> MessageView:
         """The view of a stored message: its text, how it ended, and its figures or error
         underneath. `versions`: (which, of how many) for an answer asked more than once."""
-        role: ViewRole = row.role if row.role in ("user", "assistant", "error") else "assistant"
+        role: MessageRole = row.role if row.role in ("user", "assistant", "error") else "assistant"
         view = cls(role, row.content, status=row.status, render_style=style,
                    message_id=row.id)
         view.versions = versions

@@ -8,12 +8,14 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui_chat.models import Phase
+
 
 @dataclass(frozen=True, slots=True)
 class StatusFigures:
     """What the status bar shows; the screen builds a new one at most a few times a second."""
 
-    phase: str = "ready"
+    phase: Phase = "ready"
     tokens: int = 0
     tokens_estimated: bool = True
     tokens_per_second: float | None = None
