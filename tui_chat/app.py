@@ -122,7 +122,7 @@ class TuiChatApp(App[None]):
     def _warm_up(self) -> None:
         import tui_chat.render.code
 
-        for module in ("tui_chat.context", "tui_chat.render.prose"):
+        for module in ("tui_chat.context_window", "tui_chat.render.prose"):
             importlib.import_module(module)  # the modules the first answer needs
 
         # Pygments loads a lexer's module on first use: 34 ms for Python (with Pygments

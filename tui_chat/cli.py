@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tui_chat import __version__
+from tui_chat.ask_command import add_ask_parser, ask_command
 from tui_chat.command_line import (
     APP_ONLY_FLAGS,
     BROKEN_PIPE_STATUS,
@@ -23,7 +24,6 @@ from tui_chat.command_line import (
 )
 from tui_chat.config import ConfigError, Settings
 from tui_chat.history_cli import add_history_parsers, run_history_command
-from tui_chat.pipe_mode import add_ask_parser, ask_command
 from tui_chat.relay.server import add_serve_parser, serve_command
 from tui_chat.web import add_web_parser, web_command
 

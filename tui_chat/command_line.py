@@ -1,6 +1,6 @@
 """The command line's shared pieces: the options every command takes, and what they turn into.
 
-`cli.py` (the app and the dispatcher), `pipe_mode.py` (`ask`), `history_cli.py` (`list`,
+`cli.py` (the app and the dispatcher), `ask_command.py` (`ask`), `history_cli.py` (`list`,
 `export`, `import`), `relay/server.py` (`serve`) and `web.py` all import this module and none of
 them imports another, so the command line has no import cycle.
 

@@ -1,4 +1,4 @@
-"""`tui-chat ask` as a subprocess: the cases test_pipe_mode.py leaves out (Ctrl+C, retries,
+"""`tui-chat ask` as a subprocess: the cases test_ask_command.py leaves out (Ctrl+C, retries,
 stdin alone, the input limit, failures under --json, what a cache hit stores)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import asyncio
 
 from tests.ui.test_chat_screen import SETTINGS, GatedProvider
 from tui_chat.app import make_app
-from tui_chat.context import RunningEstimate, estimate_tokens
+from tui_chat.context_window import RunningEstimate, estimate_tokens
 from tui_chat.widgets.status_bar import StatusBar
 
 WORDS = " ".join(["streaming"] * 36) + " "  # 36 words in one chunk, as a batching server sends

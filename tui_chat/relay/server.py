@@ -28,7 +28,7 @@ from tui_chat.command_line import (
     subcommand_options,
 )
 from tui_chat.config import ConfigError
-from tui_chat.context import estimate_tokens
+from tui_chat.context_window import estimate_tokens
 from tui_chat.models import (
     AuthFailed,
     BadResponse,

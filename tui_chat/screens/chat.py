@@ -21,9 +21,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker
 
-from tui_chat import collector
+from tui_chat import gc_pauses
 from tui_chat.compat import textual_hooks
-from tui_chat.context import RunningEstimate, history_from_stored
+from tui_chat.context_window import RunningEstimate, history_from_stored
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     BUSY_PHASES,
@@ -217,7 +217,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def render_style(self) -> RenderStyle:
         if self._render_style is None:
-            from tui_chat.screens.styling import render_style_for
+            from tui_chat.theme_styles import render_style_for
 
             self._render_style = render_style_for(self.app, self.code_theme)
         return self._render_style
@@ -263,7 +263,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def request_messages(self) -> list[Message]:
         """The system prompt plus as much recent conversation as the context budget allows."""
-        from tui_chat.context import fit_context, without_unanswered
+        from tui_chat.context_window import fit_context, without_unanswered
 
         options = self.options
         prompt = self.conversation.settings.system
@@ -310,7 +310,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         """Consume the exchange into the view; every ending keeps the text received."""
         status: MessageStatus = "done"
         error_text = ""
-        collector.hold()
+        gc_pauses.hold()
         try:
             async with aclosing(exchange.display()) as pieces:
                 async for shown in pieces:
@@ -339,8 +339,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
             status = "failed"
             error_text = sanitize_line(f"unexpected error: {error}")
         finally:
-            collector.release()
-            self.app.set_timer(self.COLLECT_AFTER, collector.collect_when_idle)
+            gc_pauses.release()
+            self.app.set_timer(self.COLLECT_AFTER, gc_pauses.collect_when_idle)
             self._end_answer(exchange, view, status, error_text, recorder)
 
     def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tui_chat.context import MESSAGE_OVERHEAD, estimate_tokens, fit_context, without_unanswered
+from tui_chat.context_window import (
+    MESSAGE_OVERHEAD,
+    estimate_tokens,
+    fit_context,
+    without_unanswered,
+)
 from tui_chat.models import Message
 
 
