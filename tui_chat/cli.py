@@ -24,6 +24,7 @@ from tui_chat.command_line import (
 )
 from tui_chat.config import ConfigError, Settings
 from tui_chat.history_cli import add_history_parsers, run_history_command
+from tui_chat.pacing import PACING
 from tui_chat.relay.server import add_serve_parser, serve_command
 from tui_chat.web import add_web_parser, web_command
 
@@ -141,7 +142,7 @@ def _run_app(args: argparse.Namespace, settings: Settings, store: ConversationSt
                        conversation_id=conversation_id, engine=engine)
         # Keys are read by Textual's input thread, which needs the GIL to pass each one on; while
         # an answer floods in, the UI thread holds it for the whole switch interval (5 ms).
-        sys.setswitchinterval(0.001)
+        sys.setswitchinterval(PACING.switch_interval)
         from tui_chat.flow_control import flow_control_off
 
         with flow_control_off():  # Ctrl+S / Ctrl+Q reach the app, not the terminal

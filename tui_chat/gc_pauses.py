@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 
+from tui_chat.pacing import PACING
+
 _holds = 0
 _threshold: tuple[int, int, int] | None = None
 """The thresholds to restore, while full collections are held back."""
@@ -22,7 +24,7 @@ def hold() -> None:
     global _holds, _threshold
     if _threshold is None:
         _threshold = gc.get_threshold()
-        gc.set_threshold(_threshold[0], _threshold[1], 1_000_000)
+        gc.set_threshold(_threshold[0], _threshold[1], PACING.held_full_collection_threshold)
     _holds += 1
 
 

@@ -26,6 +26,7 @@ from tui_chat.models import (
     ServerError,
     Usage,
 )
+from tui_chat.pacing import PACING
 from tui_chat.providers.base import Provider
 
 
@@ -238,8 +239,9 @@ class Exchange:
                 with contextlib.suppress(asyncio.CancelledError):
                     await reader
 
-    READ_TURN = 0.002
-    """Seconds the reader keeps the event loop while chunks are already there to read."""
+    READ_TURN = PACING.read_turn
+    """Seconds the reader keeps the event loop while chunks are already there to read
+    (tui_chat/pacing.py)."""
 
     async def _read(self, arrived: asyncio.Event) -> None:
         previous = turn_ends = time.perf_counter()

@@ -36,6 +36,7 @@ from tui_chat.models import (
     RequestParams,
     StreamBroken,
 )
+from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.session import Exchange, RetryPending, RetryPolicy, Shown
@@ -115,16 +116,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
     phase: var[Phase] = var("ready", bindings=True)
     """Drives which of cancel / pause / retry apply, and the status bar."""
 
-    SAVE_INTERVAL: ClassVar[float] = 0.5
-    """A streaming answer is saved this often (and at every ending): a crash loses less than
-    this much of it."""
-
-    COLLECT_AFTER: ClassVar[float] = 0.4
-    """Seconds after an answer ends before the full garbage collection it held back (once
-    the last frame is out, and before the answer has been read)."""
-
-    STATUS_INTERVAL: ClassVar[float] = 0.25
-    """The status bar refreshes at most this often while an answer streams."""
+    # Its pace, from tui_chat/pacing.py (docs/PACING.md says why each number).
+    SAVE_INTERVAL: ClassVar[float] = PACING.save_interval
+    COLLECT_AFTER: ClassVar[float] = PACING.collect_after
+    STATUS_INTERVAL: ClassVar[float] = PACING.status_interval
 
     def __init__(self, provider: Provider, options: ChatOptions, *,
                  code_theme: str = "monokai",

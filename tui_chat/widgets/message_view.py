@@ -21,6 +21,7 @@ from textual.widget import Widget
 
 from tui_chat.compat.textual_hooks import count, overrides
 from tui_chat.models import MessageRole, MessageStatus, Metrics
+from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle, StreamingDocument
 from tui_chat.sanitize import sanitize_line
 
@@ -178,32 +179,15 @@ class MessageView(Widget):
 
     # -- what the screen calls -------------------------------------------------------------
 
-    JUMP_LINES: ClassVar[int] = 8
-    """While streaming, the height grows by this many lines at a time."""
-
-    FRAME_INTERVAL: ClassVar[float] = 1 / 25
-    """While text streams in, it is drawn at most this often: a chunk after a quiet spell is
-    drawn at once, chunks that follow it within the interval are drawn together at its end.
-    (A fixed delay before every draw added its whole length to every chunk's latency.)"""
-
-    DRAW_BUDGET: ClassVar[float] = 0.005
-    """While streaming, one draw spends at most about this long (seconds) on text not drawn
-    yet; a flood is drawn over the next frames, and keys are read in between."""
-
-    FAST_FRAME_INTERVAL: ClassVar[float] = 1 / 40
-    """...or this often while chunks pour in (several per frame): each frame then carries
-    many chunks, so a shorter wait costs little CPU per chunk and shortens their latency."""
-
-    FLOOD_CHARS: ClassVar[int] = 1000
-    """A frame that brought more text than this (40 KB/s at 25 frames a second, ten times
-    what a fast local model streams) or could not draw it all starts a flood..."""
-
-    FLOOD_FRAME_INTERVAL: ClassVar[float] = 1 / 15
-    FLOOD_DRAW_BUDGET: ClassVar[float] = 0.012
-    """...and in a flood frames come this often and draw this long. Every frame also costs a
-    layout and a paint of the whole screen, and at 40 frames a second those took the CPU the
-    network reader needed, so the answer reached the screen long after the server had sent it
-    all (20,000-chunk flood, headless: 1.28-1.40 s of CPU before, 1.03-1.19 s after)."""
+    # The drawing pace, from tui_chat/pacing.py (docs/PACING.md says why each number).
+    JUMP_LINES: ClassVar[int] = PACING.jump_lines
+    FRAME_INTERVAL: ClassVar[float] = PACING.frame_interval
+    DRAW_BUDGET: ClassVar[float] = PACING.draw_budget
+    FAST_FRAME_INTERVAL: ClassVar[float] = PACING.fast_frame_interval
+    FAST_CHUNKS: ClassVar[int] = PACING.fast_chunks
+    FLOOD_CHARS: ClassVar[int] = PACING.flood_chars
+    FLOOD_FRAME_INTERVAL: ClassVar[float] = PACING.flood_frame_interval
+    FLOOD_DRAW_BUDGET: ClassVar[float] = PACING.flood_draw_budget
 
     @property
     def text(self) -> str:
@@ -293,7 +277,7 @@ class MessageView(Widget):
             self._flush_timer = None
         self._flush_pending = False
         self._flushed_at = time.monotonic()
-        self._fast = self._appended > 2
+        self._fast = self._appended > self.FAST_CHUNKS
         self._flooded = self._appended_chars > self.FLOOD_CHARS
         self._appended = self._appended_chars = 0
         if not self.is_mounted:

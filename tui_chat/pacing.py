@@ -1,0 +1,63 @@
+"""The streaming pace: every number that decides when a chunk is read, drawn, counted and saved.
+
+One frozen object, so the numbers can be read side by side; docs/PACING.md follows a chunk
+from the socket to the screen and says where each number came from (the measurements are in
+the commits named there and in benchmarks/RESULTS.md). The classes that use a number keep it as
+a class attribute taken from here (tests and benchmarks read those).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """How often and for how long each stage of a streaming answer runs."""
+
+    # -- reading (session.Exchange) --------------------------------------------------------
+    read_turn: float = 0.002
+    """Seconds the reader keeps the event loop while chunks are already there to read; then
+    it gives way, so drawing and keys get their turn and the display takes everything that
+    arrived in one piece."""
+
+    # -- drawing (widgets.MessageView) -----------------------------------------------------
+    frame_interval: float = 1 / 25
+    """Streaming text is drawn at most this often: a chunk after a quiet spell at once, those
+    that follow within the interval together at its end."""
+    fast_frame_interval: float = 1 / 40
+    """...or this often while chunks pour in (a draw carried more than `fast_chunks`)."""
+    fast_chunks: int = 2
+    """A draw that carried more chunks than this makes the next wait `fast_frame_interval`."""
+    draw_budget: float = 0.005
+    """Seconds one draw spends at most on text not drawn yet; the rest follows on the next
+    frames, and keys are read in between."""
+    flood_chars: int = 1000
+    """A frame that brought more characters than this (or could not draw them all) starts a
+    flood..."""
+    flood_frame_interval: float = 1 / 15
+    flood_draw_budget: float = 0.012
+    """...and in a flood frames come this often and draw this long."""
+    jump_lines: int = 8
+    """While streaming, an answer's height grows this many lines at a time (the transcript
+    relayouts and scrolls once per block, not once per line)."""
+
+    # -- the chat screen -------------------------------------------------------------------
+    status_interval: float = 0.25
+    """The status bar's figures are refreshed at most this often while an answer streams."""
+    save_interval: float = 0.5
+    """The growing answer is saved this often (and at its end): a crash loses less."""
+    collect_after: float = 0.4
+    """Seconds after an answer ends before the full garbage collection it held back."""
+
+    # -- the process -----------------------------------------------------------------------
+    held_full_collection_threshold: int = 1_000_000
+    """The third-generation threshold of Python's garbage collector while an answer streams:
+    high enough that no full collection runs mid-stream (gc_pauses.py)."""
+    switch_interval: float = 0.001
+    """Seconds of Python's GIL switch interval in the app (default 0.005): Textual's input
+    thread needs the GIL to pass each key on, and a flood held it for whole intervals."""
+
+
+PACING = Pacing()
+"""The pace the app runs at."""
