@@ -90,7 +90,8 @@ class KeyFooter(Footer):
         return kept
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width != self._fitted_width and self._bindings_ready:
+        # Footer.compose shows nothing until the screen has said its bindings are ready.
+        if event.size.width != self._fitted_width and self.is_attached:
             self.call_after_refresh(self.recompose)
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
