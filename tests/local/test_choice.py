@@ -67,9 +67,11 @@ def test_the_history_budget_fits_the_engines_context_unless_set() -> None:
     engine = Engine(context=4096)
     fitted = local_settings(settings_from(), engine)
     assert fitted.context_tokens == 3072 and fitted.max_tokens == 1024
+    assert fitted.temperature == 0.2  # the default model wanders at the server's 0.8
     assert fitted.base_url == engine.base_url and fitted.model == engine.alias
-    kept = local_settings(settings_from(context_tokens=100_000, max_tokens=50), engine)
-    assert kept.context_tokens == 100_000 and kept.max_tokens == 50
+    kept = local_settings(settings_from(context_tokens=100_000, max_tokens=50,
+                                        temperature=0.9), engine)
+    assert kept.context_tokens == 100_000 and kept.max_tokens == 50 and kept.temperature == 0.9
 
 
 def test_a_model_file_is_served_under_its_name(tmp_path: Path) -> None:

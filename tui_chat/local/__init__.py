@@ -38,6 +38,9 @@ __all__ = [
 
 ANSWER_ROOM = 1024
 """Tokens of the context kept free for the answer when the history is trimmed to fit."""
+DEFAULT_TEMPERATURE = 0.2
+"""Sampling temperature when none is configured: the server's default (0.8) makes a 135M model
+wander off (measured: French and nonsense for "What is the capital of France?")."""
 DEFAULT_MAX_TOKENS = 1024
 """Answer cap when none is configured: a small model can repeat itself until the context ends."""
 
@@ -92,8 +95,11 @@ def local_settings(settings: Settings, engine: Engine) -> Settings:
     budget = settings.context_tokens
     if "context_tokens" not in settings.given:
         budget = max(256, engine.context - ANSWER_ROOM)
+    temperature = settings.temperature
+    if temperature is None and engine.model_path is None:
+        temperature = DEFAULT_TEMPERATURE
     return replace(settings, base_url=engine.base_url, model=engine.alias, api_key=None,
-                   context_tokens=budget,
+                   context_tokens=budget, temperature=temperature,
                    max_tokens=settings.max_tokens or min(DEFAULT_MAX_TOKENS, engine.context // 2))
 
 
