@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.real.conftest import engine_pids_of, is_running, server_metrics
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.local import Engine, local_settings, make_local_provider
+from tui_chat.local.engine import free_port
 from tui_chat.screens.model_picker import ModelPicker
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.status_bar import StatusBar
@@ -138,6 +140,30 @@ def test_ask_local_json_reports_usage_and_leaves_no_engine(tmp_path: Path) -> No
     assert usage["completion_tokens"] > 0 and usage["prompt_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert engine_pids_of(process.pid) == []
+
+
+def test_serve_local_relays_the_local_model_and_stops_it(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui_chat", "serve", "--local", "--port", str(port),
+         "--temperature", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env)
+    try:
+        banner = process.stdout.readline()  # type: ignore[union-attr]
+        assert f"127.0.0.1:{port}" in banner and "SmolLM2-135M-Instruct" in banner, banner
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/chat", json.dumps({"message": QUESTION}).encode(),
+            {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT) as response:
+            answer = json.loads(response.read())
+        assert answer["success"] and "Paris" in answer["data"]["content"]
+        engines = engine_pids_of(process.pid)
+        assert len(engines) == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert wait_until(lambda: not is_running(engines[0]), 5)
 
 
 def app_environment(tmp_path: Path) -> dict[str, str]:
