@@ -4,6 +4,7 @@ For each run a fresh app is launched (own XDG dirs; the model is taken from wher
 `tui-chat local pull` keeps it) and the harness notes:
 
 - ready: launch → the prompt's placeholder on screen (the engine starts in the background);
+  "base" is the same for the app pointed at a server instead, in the same sitting;
 - first token, cold: the question is typed the moment the prompt shows, and the time is from
   Enter to the first character of the answer on screen (so it includes the rest of the
   engine's start, the model load and reading the prompt);
@@ -38,7 +39,7 @@ from tui_chat.local.model_file import MODEL_DIR_ENV, ensure_model, models_dir
 COLD_QUESTION = "What is the capital of France?"
 WARM_QUESTION = "Write a short story about a robot who learns to paint."
 ANSWER_TOKENS = 160
-TIMEOUT = 120.0
+TIMEOUT = 300.0
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -65,8 +66,34 @@ def wait(condition, timeout: float) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - started
 
 
-def answer_rows(app: TerminalApp) -> list[str]:
-    return [row for row in app.display().splitlines() if row.startswith(" ▌")]
+def first_text_shown(app: TerminalApp) -> bool:
+    """The answer's first text is on screen: the status bar leaves "waiting" for "streaming"
+    in the same frame (or the answer is already done)."""
+    row = status_row(app)
+    return " · streaming" in row or " · done · " in row
+
+
+def done_footers(app: TerminalApp) -> list[str]:
+    """The figures under each finished answer ("✓ · 160 tokens · … tok/s · …")."""
+    return [row for row in app.display().splitlines() if "✓" in row and "tok/s" in row]
+
+
+def status_row(app: TerminalApp) -> str:
+    return app.display().splitlines()[-2]
+
+
+def baseline_ready(tmp: str) -> float:
+    """Launch → prompt on screen for the app pointed at a server (none listening): the same
+    sitting's yardstick for `ready`."""
+    env = {f"XDG_{n}_HOME": f"{tmp}/{n.lower()}" for n in ("CONFIG", "DATA", "STATE", "CACHE")}
+    argv = tui_chat_argv("--base-url", "http://127.0.0.1:9/v1", "--db", f"{tmp}/base.db")
+    started = time.monotonic()
+    with TerminalApp(argv, env=env, size=(100, 30)) as app:
+        wait(lambda: "Ask anything" in app.display(), 30)
+        ready = time.monotonic() - started
+        app.press("ctrl+q")
+        app.close(10)
+    return ready
 
 
 def one_run(tmp: str, model_dir: Path) -> dict[str, float]:
@@ -80,8 +107,7 @@ def one_run(tmp: str, model_dir: Path) -> dict[str, float]:
         app.type(COLD_QUESTION)
         app.press("enter")
         sent = time.monotonic()
-        wait(lambda: any("Paris" in row or len(row.strip()) > 4
-                         for row in answer_rows(app)[1:]), TIMEOUT)
+        wait(lambda: first_text_shown(app), TIMEOUT)
         cold = time.monotonic() - sent
         wait(lambda: " · done · " in app.display(), TIMEOUT)
         engine = engine_pids_of(app.process.pid)[0]
@@ -89,17 +115,15 @@ def one_run(tmp: str, model_dir: Path) -> dict[str, float]:
             words = cmdline.read().split(b"\0")
         port = int(words[words.index(b"--port") + 1])
         before = metrics(port)
-        shown = len(answer_rows(app))
         app.type(WARM_QUESTION)
         app.press("enter")
         sent = time.monotonic()
-        wait(lambda: len(answer_rows(app)) > shown + 1, TIMEOUT)
+        wait(lambda: " · done · " not in status_row(app), 10)
+        wait(lambda: first_text_shown(app), TIMEOUT)
         warm = time.monotonic() - sent
-        wait(lambda: app.display().count(" · done") >= 1
-             and "streaming" not in app.display(), TIMEOUT)
+        wait(lambda: " · done · " in status_row(app), TIMEOUT)
         after = metrics(port)
-        status = next(row for row in app.display().splitlines() if "SmolLM2" in row)
-        app_rate = float(re.search(r"([\d.]+) tok/s", status)[1])  # type: ignore[index]
+        app_rate = float(re.search(r"([\d.]+) tok/s", done_footers(app)[-1])[1])  # type: ignore[index]
         tokens = after["tokens_predicted_total"] - before["tokens_predicted_total"]
         seconds = after["tokens_predicted_seconds_total"] - before["tokens_predicted_seconds_total"]
         result = {"ready": ready, "cold": cold, "warm": warm, "app_rate": app_rate,
@@ -118,19 +142,21 @@ def main() -> int:
     model_dir = models_dir()
     os.environ[MODEL_DIR_ENV] = str(model_dir)
     ensure_model()
-    print(f"{'run':>4}{'ready s':>9}{'cold s':>8}{'warm s':>8}{'app tok/s':>11}"
+    print(f"{'run':>4}{'base s':>8}{'ready s':>9}{'cold s':>8}{'warm s':>8}{'app tok/s':>11}"
           f"{'srv tok/s':>11}{'diff':>7}{'tokens':>8}{'app MB':>8}{'engine MB':>11}")
     results = []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             r = one_run(tmp, model_dir)
+            r["base"] = baseline_ready(tmp)
         results.append(r)
         diff = (r["app_rate"] - r["server_rate"]) / r["server_rate"] * 100
-        print(f"{run + 1:>4}{r['ready']:>9.2f}{r['cold']:>8.2f}{r['warm']:>8.2f}"
+        print(f"{run + 1:>4}{r['base']:>8.2f}{r['ready']:>9.2f}{r['cold']:>8.2f}{r['warm']:>8.2f}"
               f"{r['app_rate']:>11.1f}{r['server_rate']:>11.1f}{diff:>+6.1f}%{r['tokens']:>8.0f}"
               f"{r['app_rss']:>8.0f}{r['engine_rss']:>11.0f}", flush=True)
+    names = ("base", "ready", "cold", "warm", "app_rate", "server_rate", "app_rss", "engine_rss")
     print("median: " + ", ".join(f"{k} {statistics.median(r[k] for r in results):.2f}"
-                                 for k in ("ready", "cold", "warm", "app_rate", "server_rate")))
+                                 for k in names))
     return 0
 
 

@@ -24,8 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from tui_chat.local.model_file import (
@@ -212,6 +210,10 @@ class Engine:
         log.info("local engine pid %s on port %s; its output: %s", self.pid, self.port, log_path)
 
     def _wait_healthy(self) -> None:
+        # Imported here, in the engine's thread: about 0.1 s that the app's launch need not pay.
+        import urllib.error
+        import urllib.request
+
         assert self._process is not None
         deadline = time.monotonic() + self.ready_timeout
         url = f"http://127.0.0.1:{self.port}/health"
