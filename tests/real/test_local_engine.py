@@ -25,8 +25,9 @@ from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.status_bar import StatusBar
 
 QUESTION = "What is the capital of France?"
-ANSWER_TIMEOUT = 90.0
-"""Generous: the machine is shared; on a quiet one an answer takes a second or two."""
+ANSWER_TIMEOUT = 240.0
+"""Only a bound for a failure: a quiet machine answers in a second or two, but a machine
+shared by several test runs was seen at under 1 token/s."""
 
 
 def app_for(engine: Engine, **flags: object):  # type: ignore[no-untyped-def]
@@ -50,7 +51,7 @@ async def ask(app, pilot, text: str) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_an_answer_streams_to_done_with_the_servers_figures(engine: Engine) -> None:
-    app = app_for(engine, max_tokens=64)
+    app = app_for(engine, max_tokens=48)
     before = server_metrics(engine)
     async with app.run_test() as pilot:
         await until(lambda: app.screen.query_one(StatusBar).model == engine.alias, 10, pilot)
