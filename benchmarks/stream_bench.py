@@ -7,8 +7,13 @@ with how much of the answer the frame shows. A chunk's latency is the time from 
 writing it to the first frame that shows it. CPU is the app thread's CPU time per chunk (the
 server runs on another thread and is not counted).
 
-    python benchmarks/stream_bench.py            # all four scenarios
-    python benchmarks/stream_bench.py --quick    # fewer chunks
+    python benchmarks/stream_bench.py              # all five scenarios
+    python benchmarks/stream_bench.py --quick      # fewer chunks
+    python benchmarks/stream_bench.py --reasoning  # only the reasoning one
+
+The reasoning scenario sends 20,000 reasoning chunks (about a token each) at 500 a second,
+then a short answer: its latency is from the server writing a reasoning chunk to the first
+frame whose thinking section shows it.
 """
 
 from __future__ import annotations
@@ -47,11 +52,19 @@ def code_chunks(count: int, lines: int = 250) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)]
 
 
-async def measure(chunks: list[str], rate: float) -> dict[str, float]:
+def reasoning_chunks(count: int) -> list[str]:
+    words = ("so the user wants the list sorted by length and ties kept in order which "
+             "sorted with key len does because it is stable let me check an example").split()
+    return [f"{words[i % len(words)]} " + ("\n\n" if i % 80 == 79 else "")
+            for i in range(count)]
+
+
+async def measure(chunks: list[str], rate: float,
+                  reasoning: list[str] | None = None) -> dict[str, float]:
     async with FakeOpenAI(chunks_per_second=rate) as fake:
         from tests.fake_openai import Reply
 
-        fake.script(Reply(chunks=chunks))
+        fake.script(Reply(chunks=chunks, reasoning=reasoning))
         settings = load_settings(None, {}, base_url=fake.url, model="fake-model",
                                  system="", retries=0)
         with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +81,9 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
                     if renderable is not None:
                         written[0] += len(renderable.render_segments(app.console))
                         views = screen.query(MessageView)
-                        drawn = views.last().drawn_chars if views else 0
+                        view = views.last() if views else None
+                        drawn = 0 if view is None else (
+                            view.thinking_drawn_chars if reasoning else view.drawn_chars)
                         frames.append((time.monotonic(), drawn))
                     return original(screen, renderable)
 
@@ -83,7 +98,7 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
                 cpu = time.thread_time() - cpu_before
                 request = fake.chat_requests[-1]
             store.close()
-    sent = request.chunks
+    sent = request.reasoning_chunks if reasoning else request.chunks
     offsets = []
     total = 0
     for chunk in sent:
@@ -120,18 +135,25 @@ async def measure(chunks: list[str], rate: float) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--reasoning", action="store_true",
+                        help="only the reasoning scenario (20,000 chunks at 500/s: 40 s)")
     args = parser.parse_args()
     slow, fast = (150, 600) if args.quick else (500, 2000)
-    scenarios = [
-        ("prose", 50, prose_chunks(slow)),
-        ("prose", 500, prose_chunks(fast)),
-        ("code block (250 lines)", 50, code_chunks(slow)),
-        ("code block (250 lines)", 500, code_chunks(fast)),
+    thinking = 2_000 if args.quick else 20_000
+    scenarios: list[tuple[str, int, list[str], list[str] | None]] = [
+        ("prose", 50, prose_chunks(slow), None),
+        ("prose", 500, prose_chunks(fast), None),
+        ("code block (250 lines)", 50, code_chunks(slow), None),
+        ("code block (250 lines)", 500, code_chunks(fast), None),
     ]
+    if args.reasoning:
+        scenarios = []
+    scenarios.append((f"reasoning ({thinking:,})", 500, prose_chunks(20),
+                      reasoning_chunks(thinking)))
     print(f"{'scenario':<24}{'rate/s':>7}{'chunks':>8}{'p50 ms':>9}{'p95 ms':>9}"
           f"{'max ms':>9}{'CPU ms/chunk':>14}{'bytes/chunk':>13}{'frames':>8}")
-    for name, rate, chunks in scenarios:
-        r = asyncio.run(measure(chunks, rate))
+    for name, rate, chunks, reasoning in scenarios:
+        r = asyncio.run(measure(chunks, rate, reasoning))
         print(f"{name:<24}{rate:>7}{int(r['chunks']):>8}{r['p50']:>9.1f}{r['p95']:>9.1f}"
               f"{r['max']:>9.1f}{r['cpu_ms']:>14.2f}{r['bytes']:>13.0f}{int(r['frames']):>8}")
         if r["over_100ms"]:

@@ -192,7 +192,7 @@ class RecordedRequest:
         self.reply: Reply | None = None
         self.status: int | None = None
         self.chunks: list[SentChunk] = []
-        self.reasoning_chunks: list[str] = []
+        self.reasoning_chunks: list[SentChunk] = []
         """Deltas sent before the answer (reasoning, and any think tags)."""
         self.outcome: str | None = None
         """complete | ended | cut | no_done | disconnected | stopped | error, once done."""
@@ -716,7 +716,8 @@ class FakeOpenAI:
             if not await self._send_event(connection, reply, event(delta)):
                 return False
             if content is None:
-                request.reasoning_chunks.append(str(next(iter(delta.values()))))
+                request.reasoning_chunks.append(SentChunk(str(next(iter(delta.values()))),
+                                                          time.monotonic(), time.time()))
                 continue
             request.chunks.append(SentChunk(content, time.monotonic(), time.time()))
             if self.send_log is not None:

@@ -185,6 +185,7 @@ class TuiChatApp(App[None]):
             models=s.models,
             presets=s.presets,
             full_redraw=s.full_redraw,
+            reasoning=s.reasoning,
         )
 
     def get_line_filters(self) -> Sequence[LineFilter]:

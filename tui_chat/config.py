@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from tui_chat.models import REASONING_MODES, ReasoningMode
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"
 """Sent to local servers (Ollama, vLLM, llama.cpp) that need no key: the SDK insists on one."""
@@ -76,6 +78,9 @@ class Settings:
     """The profile in use, if any."""
     cache: bool = False
     """`tui-chat ask` answers an identical earlier request from a local cache."""
+    reasoning: ReasoningMode = "folded"
+    """A reasoning model's thinking: "show" it always, "folded" to one line once the answer
+    starts (t or a click unfolds it), or "hidden"."""
     full_redraw: bool = False
     """Send the terminal whole rows, as Textual does, instead of only the cells that changed
     (and no scroll regions): for a terminal that shows garbage with the default."""
@@ -119,6 +124,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "context_tokens": (int,),
     "cache": (bool,),
     "full_redraw": (bool,),
+    "reasoning": (str,),
     "local": (bool,),
     "local_model": (str,),
 }
@@ -164,6 +170,9 @@ def _check_range(name: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")
     if name in ("stall_timeout", "connect_timeout", "retry_max_wait") and value <= 0:
         raise ConfigError(f"{where}: '{name}' must be more than 0 seconds, not {value}")
+    if name == "reasoning" and value not in REASONING_MODES:
+        raise ConfigError(f"{where}: 'reasoning' must be one of {', '.join(REASONING_MODES)},"
+                          f" not {value!r}")
     if name == "base_url":
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:

@@ -44,6 +44,11 @@ def stored_status(status: MessageStatus) -> StoredStatus:
         return "failed"
     return status
 
+ReasoningMode = Literal["show", "folded", "hidden"]
+"""How a reasoning model's thinking is shown: always unfolded, folded to one line once the
+answer starts, or not at all."""
+REASONING_MODES: tuple[ReasoningMode, ...] = ("show", "folded", "hidden")
+
 
 @dataclass(frozen=True, slots=True)
 class Message:

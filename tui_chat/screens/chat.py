@@ -31,8 +31,10 @@ from tui_chat.models import (
     ConversationSettings,
     Message,
     MessageStatus,
+    Metrics,
     Phase,
     ProviderError,
+    ReasoningMode,
     RequestParams,
     StreamBroken,
 )
@@ -71,6 +73,8 @@ class ChatOptions:
     presets: Mapping[str, str] = field(default_factory=dict)
     full_redraw: bool = False
     """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
+    reasoning: ReasoningMode = "folded"
+    """How a reasoning model's thinking shows: "show", "folded" or "hidden"."""
 
     def conversation_defaults(self) -> ConversationSettings:
         """What a new conversation starts with: the settings (config, flags, profile)."""
@@ -275,6 +279,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         recorder = self._begin_recording(replaces)
         answer_id = recorder.message_id if recorder is not None else None
         view = MessageView("assistant", status="waiting", render_style=self.render_style(),
+                           reasoning_mode=self.options.reasoning,
                            message_id=answer_id)
         if replaces is not None:
             view.versions = self._versions_of(answer_id)
@@ -313,7 +318,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
                         view.status = "streaming"
                     if self._exchange is exchange and self.phase in ("waiting", "retrying"):
                         self.phase = "streaming"
-                    show(view, shown)
+                    show(view, shown, exchange.metrics)
                     if not self._text_below and self.transcript.detached:
                         self._text_below = True
                         self._update_new_below()
@@ -341,10 +346,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
     def _end_answer(self, exchange: Exchange, view: MessageView, status: MessageStatus,
                     error_text: str, recorder: AnswerRecorder | None) -> None:
         if exchange.paused:
-            show(view, exchange.resume())  # nothing held back is lost, whatever the ending
+            # Nothing held back is lost, whatever the ending.
+            show(view, exchange.resume(), exchange.metrics)
         if exchange.metrics.ended_at is None:
             exchange.metrics.ended_at = self._clock()
         figures = format_metrics(exchange.metrics) if exchange.received else ""
+        view.end_thinking(exchange.metrics.thinking_time, exchange.metrics.reasoning_tokens)
         if error_text:
             hint = " · ctrl+r retries"
             view.set_footer(f"{error_text}{hint}" if not figures
@@ -395,7 +402,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         tokens_per_second = (exchange.live_tokens_per_second() if busy
                              else metrics.tokens_per_second)
         if busy and metrics.tokens_estimated:
-            tokens, tokens_per_second = self._shown_figures(metrics.first_token_at, now)
+            tokens, tokens_per_second = self._shown_figures(metrics.first_token_at, now,
+                                                            metrics.reasoning_tokens)
         bar.figures = StatusFigures(
             phase=self.phase,
             tokens=tokens,
@@ -408,18 +416,21 @@ class ChatScreen(PacedUpdates, Screen[None]):
             attempt=attempt,
             context_note=self._context_note,
             message=self._message,
+            thinking_tokens=(metrics.reasoning_tokens if busy and exchange.reasoning_parts
+                             and not exchange.parts else None),
         )
 
-    def _shown_figures(self, first_token_at: float | None,
-                       now: float) -> tuple[int, float | None]:
-        """Estimated tokens of the answer text on screen, and the speed they came at."""
+    def _shown_figures(self, first_token_at: float | None, now: float,
+                       reasoning_tokens: int = 0) -> tuple[int, float | None]:
+        """Estimated tokens of the answer text on screen (and of the reasoning before it),
+        and the speed they came at."""
         view = self._answer_view
         if view is not None:
             text = view.text
             if len(text) > self._shown_chars:
                 self._shown_tokens.add(text[self._shown_chars:])
                 self._shown_chars = len(text)
-        tokens = self._shown_tokens.tokens
+        tokens = self._shown_tokens.tokens + reasoning_tokens
         span = now - first_token_at if first_token_at is not None else 0.0
         return tokens, (tokens / span if span > 0.2 else None)
 
@@ -460,7 +471,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if exchange is None or view is None or self.phase not in BUSY_PHASES:
             return
         if exchange.paused:
-            show(view, exchange.resume())
+            show(view, exchange.resume(), exchange.metrics)
             self.phase = "streaming" if exchange.received else "waiting"
         else:
             exchange.pause()
@@ -709,7 +720,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if not self._store_call("version", lambda: store.set_current_version(row.id) or True):
             return
         shown = MessageView.from_stored(row, self.render_style(),
-                                        (index + step + 1, len(versions)))
+                                        (index + step + 1, len(versions)),
+                                        reasoning_mode=self.options.reasoning)
         self._versions.pop(message_id, None)
         self._versions[row.id] = (index + step + 1, len(versions))
         focused = self.focused is view
@@ -831,7 +843,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
 
     def _view_for_row(self, row: StoredMessage) -> MessageView:
         """A stored message's view, in the current colours, with its version numbers."""
-        return MessageView.from_stored(row, self.render_style(), self._versions.get(row.id))
+        return MessageView.from_stored(row, self.render_style(), self._versions.get(row.id),
+                                       reasoning_mode=self.options.reasoning)
 
     async def new_conversation(self) -> None:
         """Start an empty conversation (stored on its first message)."""
@@ -861,7 +874,13 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.query_one("#new-below").display = self._text_below
 
 
-def show(view: MessageView, shown: Shown) -> None:
-    """Put what the exchange yielded into the answer's view."""
+def show(view: MessageView, shown: Shown, metrics: Metrics) -> None:
+    """Put what the exchange yielded into the answer's view: reasoning into its thinking
+    section, which is summed up (and folded, if so set) when the answer starts."""
+    if shown.retracted:
+        view.retract_answer()
+    if shown.reasoning:
+        view.append_thinking(shown.reasoning)
     if shown.answer:
+        view.end_thinking(metrics.thinking_time, metrics.reasoning_tokens)
         view.append(shown.answer)

@@ -7,10 +7,11 @@ refreshes only the lines that changed, so a chunk costs in proportion to the chu
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -20,7 +21,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.compat.textual_hooks import count, overrides
-from tui_chat.models import MessageRole, MessageStatus, Metrics
+from tui_chat.models import MessageRole, MessageStatus, Metrics, ReasoningMode
 from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle, StreamingDocument
 from tui_chat.sanitize import sanitize_line
@@ -50,6 +51,8 @@ def format_metrics(metrics: Metrics) -> str:
         parts.append(f"{approx}{tokens:,} tokens")
     if (ttft := metrics.ttft) is not None:
         parts.append(f"TTFT {ttft:.2f} s")
+    if metrics.reasoning_tokens and (ttfat := metrics.ttfat) is not None:
+        parts.append(f"answer after {ttfat:.2f} s")  # the first token was thinking
     if (tps := metrics.tokens_per_second) is not None:
         approx = "~" if metrics.tokens_estimated else ""
         parts.append(f"{approx}{tps:.1f} tok/s")
@@ -76,11 +79,13 @@ class MessageView(Widget):
         &:focus { background: $boost; border-left: outer $primary; }
     }
     MessageView > .message-view--footer { color: $text-muted; }
+    MessageView > .message-view--thinking { color: $text-muted; text-style: italic; }
     MessageView > .message-view--footer-error { color: $text-error; }
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "message-view--footer",
+        "message-view--thinking",
         "message-view--footer-error",
     }
 
@@ -93,6 +98,7 @@ class MessageView(Widget):
                 id="message.previous_version"),
         Binding("right_square_bracket,right", "version(1)", "Newer version",
                 id="message.next_version"),
+        Binding("t", "toggle_thinking", "Thinking", id="message.toggle_thinking"),
     ]
 
     @dataclass
@@ -114,6 +120,8 @@ class MessageView(Widget):
         render_style: RenderStyle | None = None,
         message_id: int | None = None,
         id: str | None = None,
+        reasoning: str = "",
+        reasoning_mode: ReasoningMode = "folded",
     ) -> None:
         super().__init__(id=id, classes=f"-{role}")
         self.role = role
@@ -124,8 +132,25 @@ class MessageView(Widget):
         self._document = StreamingDocument(
             text, style=render_style, markdown=role == "assistant"
         )
+        self._render_style = render_style or RenderStyle()
+        self.reasoning_mode: ReasoningMode = reasoning_mode
+        self._thinking: StreamingDocument | None = None
+        """The reasoning before the answer, drawn dimmed above it (None: there was none)."""
+        self._thinking_label = ""
+        """"Thought for 12.4 s · 1,830 tokens", once the answer has started."""
+        self.thinking_folded = False
+        self._header: tuple[tuple[str, int], Strip] | None = None
+        self._prefix_len = 0
+        self._changed_from = 0
+        """First line of the last build that may differ from the build before it."""
+        self._redraw_all = False
+        """The thinking's heading or folding changed: compare every line at the next draw."""
+        if reasoning:
+            self._new_thinking(reasoning)
         if status not in ("waiting", "streaming"):
             self._document.finish()
+            if self._thinking is not None:
+                self._thinking.finish()
         self._footer = ""
         self._footer_error = False
         self._lines: list[Strip] = []
@@ -133,6 +158,8 @@ class MessageView(Widget):
         self._height_lines = -1
         self.drawn_chars = 0
         """How much of the source the current lines show (benchmarks read it)."""
+        self.thinking_drawn_chars = 0
+        """Likewise for the reasoning (while its section is unfolded)."""
         self._dirty = True
         self._flush_timer: Timer | None = None
         self._flush_pending = False
@@ -154,13 +181,16 @@ class MessageView(Widget):
 
     @classmethod
     def from_stored(cls, row: StoredMessage, style: RenderStyle,
-                    versions: tuple[int, int] | None = None) -> MessageView:
+                    versions: tuple[int, int] | None = None, *,
+                    reasoning_mode: ReasoningMode = "folded") -> MessageView:
         """The view of a stored message: its text, how it ended, and its figures or error
         underneath. `versions`: (which, of how many) for an answer asked more than once."""
         role: MessageRole = row.role if row.role in ("user", "assistant", "error") else "assistant"
         view = cls(role, row.content, status=row.status, render_style=style,
-                   message_id=row.id)
+                   message_id=row.id, reasoning=row.reasoning, reasoning_mode=reasoning_mode)
         view.versions = versions
+        if row.reasoning:
+            view.end_thinking(row.thinking_time, row.reasoning_tokens)
         if row.role == "assistant":
             metrics = Metrics(started_at=0.0, first_token_at=row.ttft, ended_at=row.total_time,
                               completion_tokens=None if row.tokens_estimated
@@ -194,14 +224,87 @@ class MessageView(Widget):
         """The whole message source as received (Markdown for answers)."""
         return self._document.text
 
+    @property
+    def thinking(self) -> str:
+        """The reasoning shown above the answer ("" when there is none)."""
+        return self._thinking.text if self._thinking is not None else ""
+
+    @property
+    def thinking_label(self) -> str:
+        return self._thinking_label
+
     def append(self, text: str) -> None:
         """Add text at the end. Cheap: drawing waits for the next frame."""
         if not text:
             return
         self._document.append(text)
+        self._appended_text(len(text))
+
+    def append_thinking(self, text: str) -> None:
+        """Add reasoning at the end of the thinking section, drawn like answer text: only
+        the open tail again, at most once a frame."""
+        if not text:
+            return
+        if self._thinking is None:
+            self._new_thinking("")
+            self.refresh_bindings()
+        assert self._thinking is not None
+        self._thinking.append(text)
+        self._appended_text(len(text))
+
+    def end_thinking(self, seconds: float | None, tokens: int | None) -> None:
+        """The answer started (or ended without one): sum the thinking up in one line, and
+        fold it away if so set."""
+        if self._thinking is None or self._thinking_label:
+            return
+        figures = [f"{seconds:.1f} s"] if seconds is not None else []
+        if tokens:
+            figures.append(f"{tokens:,} tokens")
+        self._thinking_label = ("Thought for " + " · ".join(figures)) if figures else "Thought"
+        if self.reasoning_mode == "folded":
+            self.thinking_folded = True
+        self._redraw()
+
+    def retract_answer(self) -> None:
+        """The answer so far was reasoning after all: it moves up into the thinking."""
+        moved = self._document.text
+        self._document = StreamingDocument("", style=self._render_style, markdown=True)
+        if self._thinking is None:
+            self._new_thinking(moved)
+        else:
+            self._thinking.append(moved)
+        self._redraw()
+
+    def action_toggle_thinking(self) -> None:
+        """Fold or unfold the thinking section."""
+        if self._thinking is not None and self.reasoning_mode != "hidden":
+            self.thinking_folded = not self.thinking_folded
+            self._redraw()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y == 0 and self._prefix_len:
+            event.stop()
+            self.action_toggle_thinking()
+
+    def _new_thinking(self, text: str) -> None:
+        self._thinking = StreamingDocument(text, style=self._thinking_style(), markdown=True)
+
+    def _thinking_style(self) -> RenderStyle:
+        style = self._render_style
+        return replace(style, text=style.text + style.muted)
+
+    def _redraw(self) -> None:
+        self._dirty = True
+        self._redraw_all = True
+        self._lines_width = -1
+        if self.is_mounted:
+            self.refresh(layout=True)
+
+    def _appended_text(self, chars: int) -> None:
         self._dirty = True
         self._appended += 1
-        self._appended_chars += len(text)
+        self._appended_chars += chars
         if self._flush_pending or not self.is_mounted:
             return
         self._flush_pending = True
@@ -233,6 +336,8 @@ class MessageView(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "version":
             return self.versions is not None  # else the arrows scroll, as without it
+        if action == "toggle_thinking":
+            return self._thinking is not None and self.reasoning_mode != "hidden"
         return True
 
     def action_version(self, step: int) -> None:
@@ -241,7 +346,11 @@ class MessageView(Widget):
 
     def set_render_style(self, style: RenderStyle) -> None:
         """The theme changed: draw everything again in the new colours."""
+        self._render_style = style
         self._document.set_style(style)
+        if self._thinking is not None:
+            self._thinking.set_style(self._thinking_style())
+        self._header = None
         self._lines_width = -1
         self._dirty = True
         self.refresh(layout=True)
@@ -249,6 +358,8 @@ class MessageView(Widget):
     def finish(self, status: MessageStatus) -> None:
         """The answer ended: close open blocks, drop the cursor, show the status."""
         self._document.finish()
+        if self._thinking is not None:
+            self._thinking.finish()
         self._dirty = True
         self.status = status
         # The end of the answer is shown first; code blocks are then lexed again as a whole
@@ -296,7 +407,7 @@ class MessageView(Widget):
         top = self.styles.gutter.top
         # The document knows where its lines start to differ from its last render (the one
         # `old` came from): only the lines from there on are compared.
-        start = min(self._document.changed_from, len(old)) if same_width else 0
+        start = min(self._changed_from, len(old)) if same_width else 0
         changed = [Region(0, top + y, self.size.width, 1)
                    for y in range(start, min(len(old), len(new)))
                    if old[y] is not new[y] and old[y] != new[y]] if new is not old else []
@@ -320,11 +431,28 @@ class MessageView(Widget):
             return self._lines
         streaming = self.status in ("waiting", "streaming")
         document = self._document
-        lines = list(document.render(width, cursor=CURSOR if streaming else "",
+        prefix = self._thinking_lines(width, streaming, relex)
+        thinking_shown = bool(prefix) and len(prefix) > 1
+        answer_cursor = CURSOR if streaming and not (thinking_shown and not document.text) \
+            else ""
+        lines = list(document.render(width, cursor=answer_cursor,
                                      budget=self._draw_budget() if streaming else None,
                                      relex=relex and not streaming))
-        if self.status == "waiting" and not self._document.text:
+        if self.status == "waiting" and not self._document.text and not prefix:
             lines = [Strip([])]  # placeholder row; the footer says "thinking"
+        if prefix:
+            if len(prefix) != self._prefix_len or self._redraw_all:
+                changed = 0
+            elif thinking_shown and self._thinking is not None:
+                changed = min(1 + self._thinking.changed_from, len(prefix) + document.changed_from)
+            else:
+                changed = len(prefix) + document.changed_from
+            lines = [*prefix, *lines]
+        else:
+            changed = document.changed_from if not self._prefix_len else 0
+        self._prefix_len = len(prefix)
+        self._changed_from = changed
+        self._redraw_all = False
         footer = self._footer_text()
         if footer:
             component = ("message-view--footer-error" if self._footer_error
@@ -347,10 +475,41 @@ class MessageView(Widget):
             lines.extend([_EMPTY] * reserve)
         self._lines = lines
         self._lines_width = width
-        self._dirty = document.behind  # the rest is drawn by the next call
-        self._flooded = self._flooded or document.behind
+        behind = document.behind or (self._thinking is not None and self._thinking.behind)
+        self._dirty = behind  # the rest is drawn by the next call
+        self._flooded = self._flooded or behind
         self.drawn_chars = len(document) if not document.behind else self.drawn_chars
+        if self._thinking is not None and not self._thinking.behind and len(prefix) > 1:
+            self.thinking_drawn_chars = len(self._thinking)
         return lines
+
+    def _thinking_lines(self, width: int, streaming: bool, relex: bool) -> list[Strip]:
+        """The thinking section: a heading line, then (unfolded) the reasoning and a gap."""
+        thinking = self._thinking
+        if thinking is None or self.reasoning_mode == "hidden":
+            return []
+        still = streaming and not self._document.text and not self._thinking_label
+        label = self._thinking_label or ("Thinking…" if still else "Thinking")
+        text = f"{'▸' if self.thinking_folded else '▾'} {label}"
+        if self.thinking_folded:
+            text += "  (t or click unfolds)"
+        if self._header is None or self._header[0] != (text, width):
+            from rich.segment import Segment
+            from rich.text import Text
+
+            style = self.get_component_rich_style("message-view--thinking")
+            line = Text(text, style=style)
+            line.truncate(max(1, width), overflow="ellipsis")
+            self._header = ((text, width), Strip([Segment(part.text, part.style) for part in
+                                                  line.render(self.app.console)]))
+            self._redraw_all = True
+        header = self._header[1]
+        if self.thinking_folded:
+            return [header]
+        body = thinking.render(width, cursor=CURSOR if still else "",
+                               budget=self._draw_budget() if streaming else None,
+                               relex=relex and not streaming)
+        return [header, *body, _EMPTY]
 
     def _draw_budget(self) -> float:
         return self.FLOOD_DRAW_BUDGET if self._flooded else self.DRAW_BUDGET

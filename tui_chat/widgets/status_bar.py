@@ -30,6 +30,8 @@ class StatusFigures:
     """E.g. "context: last 20 of 57 messages" when older messages were left out."""
     message: str = ""
     """A one-line error or notice, already sanitised."""
+    thinking_tokens: int | None = None
+    """While a reasoning model thinks (before its answer): the reasoning's tokens so far."""
 
 
 class StatusBar(Widget):
@@ -65,6 +67,8 @@ class StatusBar(Widget):
         parts = [f"{model} ({self.setup})" if self.setup else model, f.phase]
         if f.phase == "paused":
             parts[-1] = f"paused · {f.buffered_chars:,} chars buffered · ctrl+s resumes"
+        if f.phase == "streaming" and f.thinking_tokens is not None:
+            parts[-1] = f"thinking… {f.thinking_tokens:,} tok"
         if f.phase == "retrying" and f.retry_in is not None:
             parts[-1] = f"retry {f.attempt} in {f.retry_in:.0f} s"
         if f.tokens:
