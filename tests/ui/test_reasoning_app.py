@@ -30,23 +30,24 @@ async def settle(app, pilot) -> None:
 async def test_reasoning_is_saved_while_it_streams_and_kept_with_the_answer(
         fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     thinking = [f"step {i}. " for i in range(60)]
-    fake_openai.script(Reply(chunks=["Done."], reasoning=thinking, chunks_per_second=40))
+    # The reasoning, then a pause before the answer, in which the save timer must write it.
+    fake_openai.script(Reply(chunks=["Done."], reasoning=thinking, chunks_per_second=0,
+                             stall_after=len(thinking), stall_seconds=4.0))
     store = ConversationStore(tmp_path / "c.db")
     app = make_app(settings_for(fake_openai), store=store)
     async with app.run_test() as pilot:
         await pilot.press(*"think", "enter")
-        # While it still thinks, the file already holds part of the reasoning (a kill -9
-        # keeps what the last save wrote).
-        saved = ""
+        # While the answer is still running, the file holds the reasoning (a kill -9 keeps
+        # what the last save wrote; the next start marks it interrupted).
+        row = None
         async with asyncio.timeout(10):
-            while not saved:
+            while row is None or not row.reasoning:
                 await pilot.pause(0.05)
                 conversation = app.screen.conversation_id
                 if conversation is not None:
-                    saved = ConversationStore(tmp_path / "c.db").messages(conversation)[-1] \
-                        .reasoning
-        assert "".join(thinking).startswith(saved)
-        assert len(saved) < len("".join(thinking))
+                    row = ConversationStore(tmp_path / "c.db").messages(conversation)[-1]
+        assert row.status == "streaming" and row.content == ""
+        assert "".join(thinking).startswith(row.reasoning)
         await settle(app, pilot)
     row = store.messages(conversation)[-1]
     assert (row.reasoning, row.content, row.status) == ("".join(thinking), "Done.", "done")
