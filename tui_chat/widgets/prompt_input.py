@@ -76,8 +76,18 @@ class PromptInput(TextArea):
         # battery while nothing happens. The terminal shows a steady one.
         self.cursor_blink = False
 
+    NEWLINE_KEYS: ClassVar[frozenset[str]] = frozenset({"ctrl+j", "alt+enter", "shift+enter"})
+    """Handled here, as the key arrives, rather than by the binding alone: a binding runs
+    after the key has gone round the widget and back up to the screen, so text typed in the
+    same moment (a fast typist, a busy UI, a browser sending keys in one frame) was inserted
+    before the new line. The binding stays for F1, the footer and keys remapped by id."""
+
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
+        if event.key in self.NEWLINE_KEYS:
+            event.prevent_default()
+            event.stop()
+            self.action_newline()
+        elif event.key == "enter":
             event.prevent_default()  # TextArea would insert a newline
             event.stop()
             self.action_submit()
