@@ -244,8 +244,15 @@ async def test_closing_or_cancelling_the_stream_closes_the_upstream_at_once(fake
             if how == "aclose":
                 await stream.aclose()
             else:
-                reader = asyncio.ensure_future(anext(stream))
-                await asyncio.sleep(0)
+                async def read_on() -> None:
+                    async for _ in stream:
+                        pass
+
+                # A reader that keeps reading (a single anext() could finish on a buffered
+                # chunk before the cancel lands, and then there is nothing to cancel).
+                reader = asyncio.ensure_future(read_on())
+                await asyncio.sleep(0.05)
+                assert not reader.done()
                 reader.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await reader
