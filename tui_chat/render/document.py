@@ -18,17 +18,19 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from tui_chat.render.code import FenceBlock
+from tui_chat.render.markdown_grammar import (
+    FENCE_OPEN,
+    HEADING,
+    LANGUAGE,
+    LIST_ITEM,
+    THEMATIC_BREAK,
+)
 from tui_chat.render.style import RenderStyle
 from tui_chat.render.table import TableBlock, is_delimiter_row, starts_table
 from tui_chat.sanitize import sanitize
 
 __all__ = ["RenderStyle", "StreamingDocument"]
 
-_FENCE_OPEN = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
-_LANGUAGE = re.compile(r"[\w+#.-]+")
-_HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]|$)")
-_LIST_ITEM = re.compile(r"^( {0,3})([-+*]|(\d{1,9})[.)])(?:[ \t]+(\S?)|$)")
-_THEMATIC_BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _BLANK = Strip([])
 _MIN_WIDTH = 4
 
@@ -280,7 +282,7 @@ class StreamingDocument:
             self._close_open()
             return
         if isinstance(block, TableBlock):
-            if "|" in line and not self._opens_fence(line) and not _HEADING.match(line):
+            if "|" in line and not self._opens_fence(line) and not HEADING.match(line):
                 block.add_line(line)
                 return
             self._close_open()
@@ -304,7 +306,7 @@ class StreamingDocument:
         self._start_block(line, gap=True)
 
     def _opens_fence(self, line: str) -> re.Match[str] | None:
-        match = _FENCE_OPEN.match(line)
+        match = FENCE_OPEN.match(line)
         if match is None or (len(match.group(1)) > 3 and not self._list_context):
             return None
         if match.group(2)[0] == "`" and "`" in match.group(3):
@@ -320,20 +322,20 @@ class StreamingDocument:
         indent = _indent(line)
         if block.dedent and indent < block.dedent:
             # Outside the indented continuation: only a lazy paragraph line stays in it.
-            if _HEADING.match(line) or (_LIST_ITEM.match(line)
-                                         and not _THEMATIC_BREAK.match(line)):
+            if HEADING.match(line) or (LIST_ITEM.match(line)
+                                         and not THEMATIC_BREAK.match(line)):
                 return "gap"
             return None
         relative = block.relative(line)
         indent = _indent(relative)
         nested = block.kind == "list" and indent >= block.content_column
-        if not nested and _HEADING.match(relative):
+        if not nested and HEADING.match(relative):
             return "gap"
         if (block.kind == "prose" and is_delimiter_row(relative) and block.lines
                 and starts_table(block.lines[-1], relative) and not block.dedent):
             return "table"
-        item = _LIST_ITEM.match(relative)
-        if item is None or nested or _THEMATIC_BREAK.match(relative):
+        item = LIST_ITEM.match(relative)
+        if item is None or nested or THEMATIC_BREAK.match(relative):
             return None
         if block.kind == "list":
             return "tight" if _marker(item) == block.marker else "gap"
@@ -361,7 +363,7 @@ class StreamingDocument:
         indent = _indent(line)
         if fence := self._opens_fence(line):
             info = fence.group(3).strip().lstrip("{.")
-            language = _LANGUAGE.match(info)
+            language = LANGUAGE.match(info)
             nested = self._list_context and indent >= 2
             return FenceBlock(fence.group(2), language.group().lower() if language else "",
                               source_indent=indent,
@@ -369,9 +371,9 @@ class StreamingDocument:
         dedent = indent if self._list_context and indent >= 2 else 0
         shifted = dedent + self._list_shift if dedent else 0
         relative = line[dedent:]
-        item = _LIST_ITEM.match(relative)
+        item = LIST_ITEM.match(relative)
         shift = 0
-        if item is not None and not _THEMATIC_BREAK.match(relative):
+        if item is not None and not THEMATIC_BREAK.match(relative):
             block = ProseBlock("list", gap=gap, dedent=dedent, indent=shifted,
                                marker=_marker(item),
                                content_column=len(item.group(1)) + len(item.group(2)) + 1)
@@ -380,7 +382,7 @@ class StreamingDocument:
         elif dedent:
             block = ProseBlock(gap=gap, dedent=dedent, indent=shifted)
         else:
-            block = ProseBlock("heading" if _HEADING.match(line) else "prose", gap=gap)
+            block = ProseBlock("heading" if HEADING.match(line) else "prose", gap=gap)
         block.add_line(line)
         return block, shift
 

@@ -39,6 +39,7 @@ from rich.text import Text
 from rich.theme import Theme
 from textual.strip import Strip
 
+from tui_chat.render.markdown_grammar import LIST_ITEM_TEXT
 from tui_chat.render.style import TAB_SIZE, RenderStyle
 
 
@@ -439,11 +440,6 @@ def _wrapped_paragraph(source: str, style: RenderStyle,
     return text if strips is None else strips
 
 
-_LIST_ITEM = re.compile(r" {0,3}(?:[-+*]|([0-9]{1,9})[.)]) {1,4}(?=\S)")
-"""A list item's marker and the spaces after it, when its text starts on the same line (5
-spaces or more would start indented code)."""
-
-
 @lru_cache(maxsize=16)
 def _marker_styles(style: RenderStyle) -> tuple[Style, Style] | None:
     """The bullet's and the number's styles, or None when Rich would lay list styles over
@@ -463,11 +459,11 @@ def render_list_item(source: str, style: RenderStyle, width: int) -> list[Strip]
     """One list item whose text is one paragraph, drawn as `render_markdown` draws it (the
     bullet, or the number, then the text wrapped beside it) without Rich's Markdown: a list
     item is drawn on every frame while it streams. None for any other item."""
-    item = _LIST_ITEM.match(source)
+    item = LIST_ITEM_TEXT.match(source)
     markers = _marker_styles(style)
     if item is None or markers is None:
         return None
-    number = item.group(1)
+    number = item.group(2)
     if number is None:
         first, rest = Segment(" • ", markers[0]), Segment("   ", markers[0])
     else:  # as _ListItem.render_number draws an item numbered alone
