@@ -9,9 +9,6 @@ as real processes against the loopback server, `list`/`export`/`import` on a rea
 from __future__ import annotations
 
 import json
-import os
-import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -21,13 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.server_process import environment, running
 from tests.fake_openai import FakeOpenAI, Reply
 from tui_chat import cli
 from tui_chat.store import ConversationStore
-
-KEY = "sk-test-SHAREDOPTS-0123456789"
-DEAD_ENDPOINT = "http://127.0.0.1:9/v1"
-"""Where a dropped --base-url would send the request instead: nothing listens there."""
 
 POSITIONS = ("before", "after")
 
@@ -42,12 +36,6 @@ def placed(position: str, shared: list[str], command: str, *rest: str) -> list[s
 def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI.start_in_thread(chunks_per_second=0) as running:
         yield running.fake
-
-
-def environment() -> dict[str, str]:
-    # The conftest points the XDG dirs into tmp_path; a dropped option falls back to these.
-    return {**os.environ, "OPENAI_BASE_URL": DEAD_ENDPOINT, "OPENAI_API_KEY": KEY,
-            "OPENAI_MODEL": "env-model"}
 
 
 def tui_chat(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -108,37 +96,6 @@ def test_ask_goes_through_the_relay_given(fake: FakeOpenAI, position: str) -> No
     assert result.stdout == "via relay\n"
     [upstream] = fake.chat_requests
     assert upstream.model == "up" and upstream.messages[-1]["content"] == "q"
-
-
-class running:
-    """`tui-chat ARGS` as a server process, until its first stdout line (the banner)."""
-
-    def __init__(self, *argv: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tui_chat", *argv],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=environment())
-
-    def __enter__(self) -> str:
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout=30):
-                self.__exit__()
-                pytest.fail("the server printed nothing within 30 s")
-        banner = self.process.stdout.readline()
-        if not banner:
-            _, errors = self.process.communicate(timeout=10)
-            pytest.fail(f"the server did not start: {errors}")
-        return banner
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from textual.pilot import Pilot
 
-from tests.cli.test_shared_options import running
+from tests.cli.server_process import running
 from tests.fake_openai import FakeOpenAI, Reply
 from tui_chat import cli
 from tui_chat.app import TuiChatApp
