@@ -475,7 +475,9 @@ class MessageView(Widget):
             lines.extend([_EMPTY] * reserve)
         self._lines = lines
         self._lines_width = width
-        behind = document.behind or (self._thinking is not None and self._thinking.behind)
+        # A folded (or hidden) section is not drawn, so it cannot be behind.
+        behind = document.behind or (len(prefix) > 1 and self._thinking is not None
+                                     and self._thinking.behind)
         self._dirty = behind  # the rest is drawn by the next call
         self._flooded = self._flooded or behind
         self.drawn_chars = len(document) if not document.behind else self.drawn_chars
