@@ -157,7 +157,9 @@ def _check_value(name: str, value: Any, where: str) -> Any:
     if not isinstance(value, types):
         raise ConfigError(f"{where}: '{name}' must be {_type_name(types)}, not {value!r}")
     _check_range(name, value, where)
-    return float(value) if float in types else value
+    if float in types and isinstance(value, int | float):
+        return float(value)  # a whole number where a float is asked for
+    return value
 
 
 def _check_range(name: str, value: Any, where: str) -> None:

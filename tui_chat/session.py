@@ -47,7 +47,7 @@ class RetryPolicy:
             retry_after = error.retry_after
         if retry_after is not None and retry_after >= 0:
             return min(retry_after, self.max_delay)
-        backoff = self.base_delay * 2 ** (attempt - 1)
+        backoff = self.base_delay * 2.0 ** (attempt - 1)
         return min(backoff * (0.5 + rng.random()), self.max_delay)
 
 
