@@ -64,7 +64,7 @@ def highlight(code: str, language: str, style: RenderStyle) -> list[Text]:
     append = text.append
     for token_type, value in lexer_for(language).get_tokens(code):
         append(value, _token_style(theme, token_type, background))
-    return text.split("\n", allow_blank=True)
+    return list(text.split("\n", allow_blank=True))
 
 
 def _fold_points(text: str, width: int) -> list[int]:
@@ -192,10 +192,10 @@ class FenceBlock:
         if not partial and not cursor:
             return flat
         # The unfinished last line: lexed on its own each time (one line), cursor after it.
-        line = highlight(partial, self.language, style)[0] if partial else Text()
+        tail = highlight(partial, self.language, style)[0] if partial else Text()
         if cursor:
-            line.append(cursor, style.code_background_style)
-        return [*flat, *code_strips(line, width, self.indent, style)]
+            tail.append(cursor, style.code_background_style)
+        return [*flat, *code_strips(tail, width, self.indent, style)]
 
     def _highlight_whole(self, style: RenderStyle) -> None:
         self._whole = True

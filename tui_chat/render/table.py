@@ -75,7 +75,7 @@ class _Row:
 
 
 def _cell_lines(cell: Text) -> list[Text]:
-    return [cell] if "\n" not in cell.plain else cell.split("\n", allow_blank=True)
+    return [cell] if "\n" not in cell.plain else list(cell.split("\n", allow_blank=True))
 
 
 class TableBlock:
@@ -161,8 +161,8 @@ class TableBlock:
                 typing.cells[last] = cell + Text(cursor)
         if self._rules[0] != widths:
             border = style.table_border
-            self._rules = (widths, [self._rule(*corners, widths, border)
-                                    for corners in ("╭┬╮", "├┼┤", "╰┴╯")])
+            self._rules = (widths, [self._rule(left, middle, right, widths, border)
+                                    for left, middle, right in ("╭┬╮", "├┼┤", "╰┴╯")])
         top, middle, bottom = self._rules[1]
         strips = [top]
         for index, row in enumerate(self._rows):
