@@ -19,7 +19,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from contextlib import aclosing
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from tui_chat.command_line import (
     open_store,
@@ -30,7 +30,7 @@ from tui_chat.command_line import (
     subcommand_options,
 )
 from tui_chat.config import ConfigError
-from tui_chat.models import Message, ProviderError, RequestParams, StreamBroken
+from tui_chat.models import Message, ProviderError, RequestParams, StoredStatus, StreamBroken
 
 
 def add_ask_parser(
@@ -66,7 +66,7 @@ def read_stdin(stdin: TextIO | None) -> str:
     Latin-1 file must not crash the command)."""
     if stdin is None or stdin.closed or stdin.isatty():
         return ""
-    raw = getattr(stdin, "buffer", None)
+    raw: BinaryIO | None = getattr(stdin, "buffer", None)
     if raw is None:
         return valid_text(stdin.read())
     return raw.read().decode("utf-8", "replace")
@@ -194,7 +194,8 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
         clock=loop.time, on_retry=retrying,
     )
     # Anything unforeseen stores the answer as failed, never as done.
-    status, error_text, code = "failed", None, 1
+    status: StoredStatus = "failed"
+    error_text, code = None, 1
     last_save = loop.time()
     try:
         async with aclosing(exchange.display_text()) as pieces:

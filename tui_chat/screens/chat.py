@@ -300,8 +300,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._shown_tokens = RunningEstimate()
         self._shown_chars = 0
         self.phase = "waiting"
-        self._status_timer and self._status_timer.resume()
-        self._save_timer and self._save_timer.resume()
+        if self._status_timer is not None:
+            self._status_timer.resume()
+        if self._save_timer is not None:
+            self._save_timer.resume()
         self._worker = self.stream_answer(exchange, view, recorder)
 
     @work(exclusive=True, group="answer", exit_on_error=False)
@@ -717,7 +719,12 @@ class ChatScreen(PacedUpdates, Screen[None]):
             self.app.bell()
             return
         row = versions[index + step]
-        if not self._store_call("version", lambda: store.set_current_version(row.id) or True):
+
+        def choose() -> bool:
+            store.set_current_version(row.id)
+            return True
+
+        if not self._store_call("version", choose):
             return
         shown = MessageView.from_stored(row, self.render_style(),
                                         (index + step + 1, len(versions)),
