@@ -79,13 +79,20 @@ def package_dir(name: str) -> Path:
 
 
 def overlay(names: list[str], into: Path) -> None:
-    """Copies of the packages in `into`, with `names` renamed to name + SUFFIX."""
-    for package in sorted({NAMES[name] for name in names}):
+    """Copies of the packages in `into`, with `names` renamed to name + SUFFIX in all of them.
+
+    Textual uses Rich's private names too (`Style._ansi`, `Console._color_system` in
+    textual/strip.py), so a Rich rename is carried into Textual's copy, as the release that
+    renamed them would have to be.
+    """
+    packages = {NAMES[name] for name in names}
+    if "rich" in packages:
+        packages.add("textual")
+    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in names) + r")\b")
+    for package in sorted(packages):
         target = into / package
         shutil.copytree(package_dir(package), target,
                         ignore=shutil.ignore_patterns("__pycache__"))
-        pattern = re.compile(r"\b(" + "|".join(
-            re.escape(name) for name in names if NAMES[name] == package) + r")\b")
         for path in list(target.rglob("*.py")):
             text = path.read_text(encoding="utf-8")
             renamed = pattern.sub(lambda match: match.group(1) + SUFFIX, text)
