@@ -9,13 +9,12 @@ usable at once, and a request sent early waits for the engine to be ready.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
-from contextlib import aclosing
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_chat.local.engine import INSTALL_HINT, Engine, EngineError, engine_available
+from tui_chat.providers import DeferredProvider
 
 if TYPE_CHECKING:
     from tui_chat.config import Settings
@@ -27,6 +26,9 @@ __all__ = [
     "Engine",
     "EngineBackedProvider",
     "EngineError",
+    "Message",
+    "RequestParams",
+    "StreamEvent",
     "engine_available",
     "local_engine_hint",
     "local_settings",
@@ -103,7 +105,7 @@ def local_settings(settings: Settings, engine: Engine) -> Settings:
                    max_tokens=settings.max_tokens or min(DEFAULT_MAX_TOKENS, engine.context // 2))
 
 
-class EngineBackedProvider:
+class EngineBackedProvider(DeferredProvider):
     """The OpenAI-compatible provider for the engine's URL, once the engine is ready.
 
     Not a second provider: a request made before the engine is ready waits for it (without
@@ -116,13 +118,18 @@ class EngineBackedProvider:
     """Seconds a waiting thread blocks at a time (so a cancelled wait ends this soon)."""
 
     def __init__(self, settings: Settings, engine: Engine) -> None:
+        super().__init__(self._sdk_loaded)
         self._settings = settings
         self._engine = engine
-        self._provider: Provider | None = None
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> Provider:
         """Import the SDK early (called in a thread by the app); never waits for the engine."""
         import tui_chat.providers.openai_compat  # noqa: F401
+
+        return self
+
+    def _sdk_loaded(self) -> Provider:
+        raise AssertionError("the engine's provider is built by _ready, never by warm_up")
 
     async def _ready(self) -> Provider:
         from tui_chat.models import Unreachable
@@ -134,32 +141,20 @@ class EngineBackedProvider:
         except EngineError as error:
             raise Unreachable(str(error)) from None
         if self._provider is None:
-            self._provider = await asyncio.to_thread(self._build, base_url)
+            self._provider = await asyncio.to_thread(self._build_for, base_url)
         return self._provider
 
-    def _build(self, base_url: str) -> Provider:
+    def _build_for(self, base_url: str) -> Provider:
         from tui_chat.providers.openai_compat import OpenAICompatible
 
         s = self._settings
         return OpenAICompatible(base_url, s.effective_api_key, connect_timeout=s.connect_timeout,
                                 stall_timeout=s.stall_timeout, api_key_env=s.api_key_env)
 
-    async def stream(
-        self, messages: Sequence[Message], params: RequestParams
-    ) -> AsyncGenerator[StreamEvent, None]:
-        provider = await self._ready()
-        async with aclosing(provider.stream(messages, params)) as events:
-            async for event in events:
-                yield event
-
     async def list_models(self) -> list[str]:
         if not self._engine.ready:
             return [self._engine.alias]  # the one model it will serve
-        return await (await self._ready()).list_models()
-
-    async def aclose(self) -> None:
-        if self._provider is not None:
-            await self._provider.aclose()
+        return await super().list_models()
 
 
 def make_local_provider(settings: Settings, engine: Engine) -> EngineBackedProvider:
