@@ -31,6 +31,7 @@ from typing import Any, TextIO
 DEFAULT_TEXT = "Hello! This is the fake server answering."
 DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
 MAX_HEAD_BYTES = 64 * 1024
+BACKLOG = 4096
 
 _DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
     # status: (message, type, code) shaped like OpenAI's own errors. A 401 echoes the key on
@@ -434,7 +435,10 @@ class FakeOpenAI:
         return chats[count - 1]
 
     async def start(self) -> FakeOpenAI:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        # A deep accept queue: the relay benchmark opens 1,000 connections at once, and a full
+        # queue (asyncio's default is 100) costs the ones over it a 1 s SYN retry or more.
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  backlog=BACKLOG)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

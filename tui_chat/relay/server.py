@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 
 TOKEN_ENV = "TUI_CHAT_RELAY_TOKEN"
 MAX_BODY = 1_000_000
+BACKLOG = 4096
+"""Connections the kernel queues before the relay accepts them (aiohttp's default is 128; the
+kernel caps it at net.core.somaxconn). When many clients connect at once, the ones past a full
+queue wait for a SYN retry: 1 s, then 3 s, then 7 s."""
 _ROLES = ("user", "assistant", "system")
 DISCONNECT_POLL = 0.1
 """Seconds between checks that a streaming client is still there while the upstream is silent:
@@ -391,6 +395,9 @@ def add_serve_parser(
                             "none by default: a request from any other origin gets 403)")
     serve.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
                        help="comment line interval on idle streams (default 15)")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="relay processes sharing the port (SO_REUSEPORT; default 1): "
+                            "more clients at once, one per core at most")
     add_options(serve)
     serve.set_defaults(serve_command=True)
 
@@ -406,6 +413,13 @@ def serve_command(args: argparse.Namespace) -> int:
         return fail(f"binding {args.host} needs a bearer token: --token or {TOKEN_ENV}")
     if args.heartbeat <= 0:
         return fail("--heartbeat must be more than 0 seconds")
+    if args.workers < 1:
+        return fail("--workers must be 1 or more")
+    from tui_chat.relay.workers import can_share_port
+
+    if args.workers > 1 and not can_share_port():
+        return fail("--workers needs SO_REUSEPORT, which this system does not have; "
+                    "run one relay per port behind a reverse proxy instead")
     import importlib.util
 
     if importlib.util.find_spec("aiohttp") is None:
@@ -432,6 +446,16 @@ def serve_command(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> int:
     from aiohttp import web
 
+    if args.workers > 1:
+        from tui_chat.command_line import relay_token
+        from tui_chat.relay.workers import WorkerPlan, run_workers
+
+        plan = WorkerPlan(settings, args.relay or None, relay_token(args), token,
+                          tuple(args.cors_origin), args.heartbeat, args.host, args.port)
+        upstream_shown = f"{_shown_url(args.relay or settings.base_url)} ({settings.model})"
+        return run_workers(plan, args.workers, lambda port: (
+            f"tui-chat relay on http://{args.host}:{port} ({args.workers} workers) → "
+            f"{upstream_shown}"))
     from tui_chat.providers import make_provider
 
     upstream = relay_provider(args, settings) or make_provider(settings)
@@ -443,7 +467,7 @@ def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> i
         # handler_cancellation: a client that goes cancels its handler, so /api/chat's
         # upstream request is closed at once too (streams also notice on their own).
         # run_app calls `print` only once it listens, so a failed bind shows no banner.
-        web.run_app(app, host=args.host, port=args.port, access_log=None,
+        web.run_app(app, host=args.host, port=args.port, access_log=None, backlog=BACKLOG,
                     handler_cancellation=True, print=lambda _: print(banner, flush=True))
     except BrokenPipeError:
         raise  # stdout's reader went away: quiet, as for every command (cli.main)
