@@ -109,6 +109,10 @@ class TuiChatApp(App[None]):
         ))
 
     def on_ready(self) -> None:
+        if self.engine is not None:
+            # Now, not before the first frame: loading the model takes both cores for about a
+            # second, and the screen should not wait for it (measured in local_bench.py).
+            self.engine.start()
         # The objects that exist once the app is up (modules, widgets, styles) live as long as
         # the app; moving them out of the collector's sight keeps full collections short.
         # Measured: they had caused the only >100 ms display delays while streaming.

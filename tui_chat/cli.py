@@ -102,7 +102,8 @@ def run_app(argv: Sequence[str]) -> int:
         from tui_chat.local import EngineError, prepare
 
         try:
-            settings, engine = prepare(settings)  # the local model, when it is wanted
+            # The local model, when it is wanted; started by the app after its first frame.
+            settings, engine = prepare(settings, start=False)
         except EngineError as error:
             store.close()
             return fail(str(error))

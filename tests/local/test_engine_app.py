@@ -1,15 +1,23 @@
-"""The app with the local model while the model is still being fetched: the status bar shows
+"""The app with the local model: the engine starts after the first frame (or at the first
+request, whichever comes first); while the model is still being fetched the status bar shows
 the fetch, and quitting then ends the fetch at once and keeps no partial file."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.pty_harness import TerminalApp, tui_chat_argv
+from tui_chat.app import make_app
+from tui_chat.config import Settings
+from tui_chat.local import Engine, local_settings, make_local_provider
 from tui_chat.local.model_file import MODEL_DIR_ENV
+from tui_chat.models import Message, RequestParams, Unreachable
 
 
 def test_quitting_while_the_model_is_fetched_stops_the_fetch_and_keeps_nothing(
@@ -33,3 +41,28 @@ def test_quitting_while_the_model_is_fetched_stops_the_fetch_and_keeps_nothing(
             took = time.monotonic() - started
     assert took < 10, took  # not held up until pip gives up (minutes)
     assert list(models.iterdir()) == []  # no partial file, no work folder
+
+
+def _unstartable_engine(tmp_path: Path) -> Engine:
+    """An engine whose start fails at once (its model file is missing): it says whether, and
+    when, something started it, without loading a model."""
+    return Engine(tmp_path / "missing.gguf", log_path=tmp_path / "engine.log")
+
+
+async def test_the_app_starts_the_engine_after_its_first_frame(tmp_path: Path) -> None:
+    engine = _unstartable_engine(tmp_path)
+    settings = local_settings(Settings(), engine)
+    app = make_app(settings, make_local_provider(settings, engine), engine=engine)
+    assert not engine.wait_ready_for(0)  # made, not started: the first frame comes first
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert await asyncio.to_thread(engine.wait_ready_for, 10)
+        assert engine.error == f"{tmp_path / 'missing.gguf'}: no such model file"
+
+
+async def test_a_request_made_before_the_engine_started_starts_it(tmp_path: Path) -> None:
+    engine = _unstartable_engine(tmp_path)
+    provider = make_local_provider(local_settings(Settings(), engine), engine)
+    stream = provider.stream([Message("user", "hi")], RequestParams(engine.alias))
+    with pytest.raises(Unreachable, match="no such model file"):
+        await asyncio.wait_for(anext(aiter(stream)), 10)

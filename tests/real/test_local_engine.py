@@ -204,9 +204,11 @@ def test_plain_tui_chat_starts_the_local_model_and_quitting_stops_it(tmp_path: P
 def test_the_engine_ends_when_the_app_is_killed(tmp_path: Path) -> None:
     with TerminalApp(tui_chat_argv("--local"), env=app_environment(tmp_path),
                      size=(100, 30)) as app:
-        assert app.wait_for("SmolLM2-135M-Instruct ", 60), app.display()
+        # The engine starts after the app's first frame: wait for the model to serve.
+        assert app.wait_for("Ask anything", 20), app.display()
+        assert wait_until(lambda: len(engine_pids_of(app.process.pid)) == 1, 30)
         engines = engine_pids_of(app.process.pid)
-        assert len(engines) == 1 and is_running(engines[0])
+        assert is_running(engines[0])
         os.kill(app.process.pid, signal.SIGKILL)  # the app alone: the engine has its own session
         app.process.wait(5)
     assert wait_until(lambda: not is_running(engines[0]), 5)

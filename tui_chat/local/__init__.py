@@ -30,6 +30,7 @@ __all__ = [
     "RequestParams",
     "StreamEvent",
     "engine_available",
+    "engine_for",
     "local_engine_hint",
     "local_settings",
     "make_local_provider",
@@ -65,9 +66,13 @@ def wants_local(settings: Settings) -> bool:
     return nothing_configured and engine_available()
 
 
-def prepare(settings: Settings) -> tuple[Settings, Engine | None]:
+def prepare(settings: Settings, *, start: bool = True) -> tuple[Settings, Engine | None]:
     """When the settings want the local model: start its engine (in the background) and point
     the settings at it. Otherwise the settings as they are, and no engine.
+
+    With `start=False` the engine is only made ready to start: the app starts it after its
+    first frame (`Engine.start()`), so the model's loading, which takes both cores for about
+    a second, does not hold up the first screen.
 
     Raises:
         EngineError: the local model was asked for but the engine is not installed, or the
@@ -79,14 +84,19 @@ def prepare(settings: Settings) -> tuple[Settings, Engine | None]:
         raise EngineError(f"the local engine is not installed: {INSTALL_HINT}")
     if settings.local_model and not Path(settings.local_model).expanduser().is_file():
         raise EngineError(f"{settings.local_model}: no such model file")
-    engine = start_engine(settings)
+    engine = start_engine(settings) if start else engine_for(settings)
     return local_settings(settings, engine), engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine the settings ask for, not started yet."""
+    model = Path(settings.local_model).expanduser() if settings.local_model else None
+    return Engine(model)
 
 
 def start_engine(settings: Settings) -> Engine:
     """Start the engine the settings ask for, in the background."""
-    model = Path(settings.local_model).expanduser() if settings.local_model else None
-    return Engine(model).start()
+    return engine_for(settings).start()
 
 
 def local_settings(settings: Settings, engine: Engine) -> Settings:
@@ -134,6 +144,7 @@ class EngineBackedProvider(DeferredProvider):
     async def _ready(self) -> Provider:
         from tui_chat.models import Unreachable
 
+        self._engine.start()  # the app starts it after its first frame; a request never waits
         while not await asyncio.to_thread(self._engine.wait_ready_for, self.WAIT_STEP):
             pass
         try:

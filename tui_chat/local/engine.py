@@ -104,8 +104,10 @@ class Engine:
     # -- life --------------------------------------------------------------------------------
 
     def start(self) -> Engine:
-        """Start in the background; `wait_ready()` tells when requests can be sent."""
-        if self._owner is None:
+        """Start in the background; `wait_ready()` tells when requests can be sent.
+
+        Starting twice is harmless; starting after `stop()` does nothing."""
+        if self._owner is None and not self._stop.is_set():
             self._owner = threading.Thread(target=self._own, name="local-engine", daemon=True)
             self._owner.start()
             atexit.register(self.stop)
