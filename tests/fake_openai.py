@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
+import dataclasses
 import http
 import itertools
 import json
@@ -43,6 +46,85 @@ _DEFAULT_ERRORS: dict[int, tuple[str, str, str | None]] = {
           "invalid_request_error", "model_not_found"),
     429: ("Rate limit reached for requests.", "requests", "rate_limit_exceeded"),
 }
+_IMAGE_MAGIC = {
+    # What a vision server checks the decoded bytes against: its own table, not the client's.
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+_DATA_URL = re.compile(r"data:([a-z]+/[a-z0-9.+-]+);base64,(.*)", re.DOTALL)
+
+
+def llamacpp_no_images() -> Reply:
+    """llama.cpp's server without a vision projector, refusing an image (a 500, its words)."""
+    return Reply.error(500, body={"error": {
+        "code": 500, "type": "server_error",
+        "message": "image input is not supported - hint: if this is unexpected, you may need "
+                   "to provide the mmproj"}})
+
+
+def openai_no_images() -> Reply:
+    """OpenAI refusing an image sent to a model without vision (a 400, its words)."""
+    return Reply.error(400, "Invalid content type. image_url is only supported by certain "
+                            "models.", type="invalid_request_error")
+
+
+@dataclass(frozen=True)
+class ReceivedImage:
+    """An image content part a vision-mode server took: its bytes, as decoded."""
+
+    mime: str
+    data: bytes
+
+    @property
+    def png_size(self) -> tuple[int, int] | None:
+        if self.mime != "image/png" or self.data[12:16] != b"IHDR":
+            return None
+        return (int.from_bytes(self.data[16:20], "big"), int.from_bytes(self.data[20:24], "big"))
+
+    def describe(self) -> str:
+        size = self.png_size
+        dims = f" {size[0]}x{size[1]}" if size else ""
+        return f"{self.mime} {len(self.data)} bytes{dims}"
+
+
+def check_content_parts(messages: list[dict[str, Any]]) -> tuple[list[ReceivedImage], str | None]:
+    """The images of a request's messages, checked as a vision server would, or the first
+    problem found (as the error message to send)."""
+    images: list[ReceivedImage] = []
+    for number, message in enumerate(messages):
+        content = message.get("content")
+        if isinstance(content, str) or content is None:
+            continue
+        if not isinstance(content, list):
+            return images, f"messages[{number}].content must be a string or a list of parts"
+        for index, part in enumerate(content):
+            where = f"messages[{number}].content[{index}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text":
+                if not isinstance(part.get("text"), str):
+                    return images, f"{where}.text must be a string"
+                continue
+            if kind != "image_url":
+                return images, f"{where}: unknown content part type {kind!r}"
+            url = (part.get("image_url") or {}).get("url")
+            match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
+            if match is None:
+                return images, f"{where}: image_url.url is not a base64 data URL"
+            mime, payload = match.groups()
+            try:
+                data = base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                return images, f"{where}: the base64 data does not decode"
+            if mime not in _IMAGE_MAGIC:
+                return images, f"{where}: unsupported image type {mime}"
+            if not data.startswith(_IMAGE_MAGIC[mime]):
+                return images, f"{where}: the data is not a {mime} image"
+            images.append(ReceivedImage(mime, data))
+    return images, None
+
+
 _SERVER_ERROR = ("The server had an error while processing your request.", "server_error", None)
 
 
@@ -193,6 +275,8 @@ class RecordedRequest:
         self.reply: Reply | None = None
         self.status: int | None = None
         self.chunks: list[SentChunk] = []
+        self.images: list[ReceivedImage] = []
+        """Image parts a vision-mode server took (see FakeOpenAI's `vision`)."""
         self.reasoning_chunks: list[SentChunk] = []
         """Deltas sent before the answer (reasoning, and any think tags)."""
         self.outcome: str | None = None
@@ -369,6 +453,13 @@ class FakeOpenAI:
         check_model: When set, chat requests for a model not in `models` get a 404.
         reject_stream_options: Answer 400 to requests that carry `stream_options`, like some
             older servers.
+        vision: Whether models take images. None: content is not looked at. True (or a
+            list of the model ids that do): image parts are checked (a data URL, base64 that
+            decodes, bytes of the type named) and, unless the script says otherwise, the
+            answer describes the images received; a bad part gets a 400. False (or a model
+            not in the list): a request with an image part is refused with `no_vision`.
+        no_vision: The refusal for images sent to a model without vision (default:
+            llama.cpp's 500).
         host, port: Where to listen; port 0 picks a free one.
     """
 
@@ -385,6 +476,8 @@ class FakeOpenAI:
         api_key: str | None = None,
         check_model: bool = False,
         reject_stream_options: bool = False,
+        vision: bool | Sequence[str] | None = None,
+        no_vision: Reply | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -398,6 +491,8 @@ class FakeOpenAI:
         self.api_key = api_key
         self.check_model = check_model
         self.reject_stream_options = reject_stream_options
+        self.vision = vision
+        self.no_vision = no_vision or llamacpp_no_images()
         self.host = host
         self.port = port
         self.requests: list[RecordedRequest] = []
@@ -570,7 +665,23 @@ class FakeOpenAI:
                 400, "Unrecognized request argument supplied: stream_options"))
         if self.check_model and request.model not in self.models:
             return await self._error(connection, request, Reply.error(404))
+        seen: list[ReceivedImage] = []
+        if self.vision is not None:
+            takes_images = (self.vision if isinstance(self.vision, bool)
+                            else request.model in self.vision)
+            has_parts = any(isinstance(m.get("content"), list) and any(
+                isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+                for m in request.messages)
+            if has_parts and not takes_images:
+                return await self._error(connection, request, self.no_vision)
+            seen, problem = check_content_parts(request.messages)
+            if problem is not None:
+                return await self._error(connection, request, Reply.error(400, problem))
+            request.images = seen
         reply = self.script_queue.popleft() if self.script_queue else self.default
+        if seen and reply.text is None and reply.chunks is None:
+            described = "; ".join(image.describe() for image in seen)
+            reply = dataclasses.replace(reply, text=f"I see {len(seen)} image(s): {described}.")
         request.reply = reply
         if not await connection.sleep(reply.delay):
             return False

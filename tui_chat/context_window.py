@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from tui_chat.attachments import message_text
 from tui_chat.models import Message
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ DEFAULT_MAX_TOKENS = 6000
 """Fits a model with an 8k context window and leaves room for the answer."""
 MESSAGE_OVERHEAD = 4
 """Tokens a chat template spends on each message's role and separators."""
+IMAGE_TOKENS = 800
+"""A rough cost of one attached image (OpenAI counts 85 to about 1,100 by size and detail)."""
 
 # East Asian wide and fullwidth characters (CJK, kana, hangul, fullwidth forms) and the common
 # emoji blocks: tokenizers spend about one token on each, against about four Latin characters.
@@ -49,6 +52,14 @@ class RunningEstimate:
     @property
     def tokens(self) -> int:
         return self.wide + -(-self.narrow // 4)
+
+
+def message_tokens(message: Message) -> int:
+    """A message's estimated cost: its text, its text files, its images."""
+    if not message.attachments:
+        return estimate_tokens(message.content) + MESSAGE_OVERHEAD
+    images = sum(1 for attachment in message.attachments if attachment.is_image)
+    return estimate_tokens(message_text(message)) + images * IMAGE_TOKENS + MESSAGE_OVERHEAD
 
 
 def history_from_stored(rows: Iterable[StoredMessage]) -> list[Message]:
@@ -103,7 +114,7 @@ def fit_context(
     )
     start, used = len(history), 0
     for index in range(len(history) - 1, -1, -1):
-        cost = estimate_tokens(history[index].content) + MESSAGE_OVERHEAD
+        cost = message_tokens(history[index])
         required = index >= latest_user
         if not required and (len(history) - index > max_messages or used + cost > budget):
             break

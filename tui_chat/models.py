@@ -5,7 +5,8 @@ No Textual and no SDK imports here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Literal
 
 # The vocabulary of roles and states, in one place: every layer uses these (the store keeps
@@ -50,12 +51,53 @@ answer starts, or not at all."""
 REASONING_MODES: tuple[ReasoningMode, ...] = ("show", "folded", "hidden")
 
 
+IMAGE_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp", "image/gif")
+"""The image formats a message can carry (what OpenAI's vision models take)."""
+TEXT_TYPE = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a user message: a text file (sent as a fenced block named by its
+    path) or an image (sent as an image content part). Built by `tui_chat.attachments`."""
+
+    name: str
+    """The path as the person gave it; names the fenced block and the chip."""
+    mime: str
+    """`TEXT_TYPE` or one of `IMAGE_TYPES` (told by the file's first bytes, not its name)."""
+    data: bytes = field(repr=False)
+    width: int | None = None
+    """Pixels, for an image whose header could be read."""
+    height: int | None = None
+    sha256: str = field(default="", compare=False)
+    """Hex digest of `data` (filled in when not given): the store keeps each file once."""
+
+    def __post_init__(self) -> None:
+        if not self.sha256:
+            object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime in IMAGE_TYPES
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def text(self) -> str:
+        """A text file's content (a leading byte-order mark dropped)."""
+        return self.data.decode("utf-8-sig", "replace")
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One turn of a conversation as it is sent to the model."""
 
     role: Role
     content: str
+    attachments: tuple[Attachment, ...] = ()
+    """Files sent with a user turn, in the order they were attached."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +335,11 @@ class StreamStalled(StreamBroken):
 
 class BadResponse(ProviderError):
     """The server sent something that is not the protocol (malformed event, not JSON)."""
+
+
+class ImagesNotSupported(BadRequest):
+    """The endpoint refused a message's images: the model (or the server) takes no image
+    input. The same request with a vision model may succeed."""
 
 
 class NoApiKey(ProviderError):

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import openai
 import orjson
 
+from tui_chat.attachments import data_url, has_images, message_text
 from tui_chat.compat import sdk_hooks
 from tui_chat.models import (
     AuthFailed,
@@ -33,6 +34,7 @@ from tui_chat.models import (
     ContextTooLong,
     Delta,
     Finished,
+    ImagesNotSupported,
     Message,
     ModelNotFound,
     ProviderError,
@@ -51,7 +53,7 @@ from tui_chat.providers.think import ThinkSplitter
 from tui_chat.sanitize import sanitize_line
 
 if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
 
 MODELS_LISTED = 10
 """How many model ids a "model not found" error names."""
@@ -64,6 +66,16 @@ _CONTEXT_PATTERN = re.compile(
     r"context[ _](length|window)|maximum context|too many tokens|prompt is too long"
     r"|reduce the length", re.IGNORECASE)
 _MODEL_MISSING_PATTERN = re.compile(r"model.*(not found|does not exist|unknown)", re.IGNORECASE)
+# What servers say when a request carries images and the model takes none (only looked for
+# when the request did): llama.cpp without a projector ("image input is not supported", a 500;
+# older builds: "Unsupported content part type"), OpenAI ("Invalid content type. image_url is
+# only supported by certain models.", a 400), LM Studio ("Model does not support images"),
+# DeepSeek and other strict parsers ("unknown variant `image_url`", a 422).
+_NO_IMAGES_PATTERN = re.compile(
+    r"image input is not supported|image_url is only supported|(does not|doesn't|do not)"
+    r" support (images?|vision|image input)|unsupported content part type|unknown variant"
+    r"[^a-z]*image_url|not a (multimodal|vision) model|(vision|multimodal|image input) is not"
+    r" (supported|enabled)|images? (are|is) not supported|no vision", re.IGNORECASE)
 _KEY_LIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*.]{6,}")
 _TAGS = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
@@ -77,6 +89,8 @@ class _Progress:
     """The server answered with a status line (so it was reached)."""
     text: bool = False
     finish_reason: str | None = None
+    images: bool = False
+    """The request carried images (so a refusal may be "this model takes no images")."""
 
 
 class OpenAICompatible:
@@ -135,7 +149,7 @@ class OpenAICompatible:
             ProviderError: a subclass saying what went wrong, after any text already yielded.
         """
         wire = [_to_wire(message) for message in messages]
-        progress = _Progress()
+        progress = _Progress(images=has_images(messages))
         events = (self._streamed(wire, params, progress) if params.stream
                   else self._completed(wire, params, progress))
         try:
@@ -147,6 +161,8 @@ class OpenAICompatible:
         except (openai.OpenAIError, json.JSONDecodeError, UnicodeDecodeError) as error:
             # `from None`: the SDK's exception may quote the server, and the server may quote
             # the key; a logged traceback must not carry it.
+            if progress.images and (refused := self._images_refused(error, params)):
+                raise refused from None
             raise await self._translate(error, params, progress) from None
 
     async def _streamed(
@@ -231,6 +247,20 @@ class OpenAICompatible:
         await self._client.close()
 
     # -- errors -------------------------------------------------------------------------------
+
+    def _images_refused(
+        self, error: Exception, params: RequestParams
+    ) -> ImagesNotSupported | None:
+        """The server's refusal of the request's images, whatever status it came with
+        (llama.cpp says it with a 500, which must not be retried as a server fault)."""
+        if not isinstance(error, openai.APIStatusError):
+            return None
+        detail = self._redact(_server_detail(error))
+        if not _NO_IMAGES_PATTERN.search(detail):
+            return None
+        return ImagesNotSupported(
+            f"{error.status_code}: {sanitize_line(params.model)} at {self._host} takes no "
+            f"images ({detail}); choose a model that does and retry, or remove the image")
 
     async def _translate(
         self, error: Exception, params: RequestParams, progress: _Progress
@@ -492,7 +522,15 @@ def _to_wire(message: Message) -> ChatCompletionMessageParam:
         case "system":
             return {"role": "system", "content": message.content}
         case "user":
-            return {"role": "user", "content": message.content}
+            text = message_text(message)
+            images = [a for a in message.attachments if a.is_image]
+            if not images:  # a plain string: servers that take only text keep working
+                return {"role": "user", "content": text}
+            parts: list[ChatCompletionContentPartParam] = (
+                [{"type": "text", "text": text}] if text else [])
+            parts += [{"type": "image_url", "image_url": {"url": data_url(image)}}
+                      for image in images]
+            return {"role": "user", "content": parts}
         case "assistant":
             return {"role": "assistant", "content": message.content}
 
