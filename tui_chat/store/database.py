@@ -6,19 +6,32 @@ them directly. SQLite errors come out as `StoreError`, with a message fit to sho
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from tui_chat.models import ConversationSettings, Message, MessageRole, Metrics, StoredStatus
+from tui_chat.attachments import describe, fenced
+from tui_chat.models import (
+    IMAGE_TYPES,
+    TEXT_TYPE,
+    Attachment,
+    ConversationSettings,
+    Message,
+    MessageRole,
+    Metrics,
+    StoredStatus,
+)
 from tui_chat.sanitize import sanitize, sanitize_line
 from tui_chat.store import migrations
 
@@ -114,12 +127,14 @@ class StoredMessage:
     """The model's thinking before the answer; never part of the context sent."""
     thinking_time: float | None = None
     reasoning_tokens: int | None = None
+    attachments: tuple[Attachment, ...] = ()
+    """Files attached to a user message, in the order they were attached."""
 
     def to_message(self) -> Message | None:
         """The turn as sent to a model, or None for an error row (never sent)."""
         if self.role == "error":
             return None
-        return Message(self.role, self.content)
+        return Message(self.role, self.content, self.attachments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,8 +344,11 @@ class ConversationStore:
         status: StoredStatus = "done",
         model: str = "",
         error: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> int:
-        """Append a finished message (a prompt, a system note, an error) and return its id."""
+        """Append a finished message (a prompt, a system note, an error) and return its id.
+
+        Each attached file is stored once, however many messages carry it."""
         _check(role, _ROLES, "role")
         _check(status, _STATUSES, "status")
         now = self._now()
@@ -341,8 +359,14 @@ class ConversationStore:
                 " created_at, updated_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (conversation_id, position, role, content, status, model, now, now, error),
             )
+            message_id = _last_id(cursor)
+            _link_files(db, message_id, attachments)
             self._touch(db, conversation_id, now)
-        return _last_id(cursor)
+        return message_id
+
+    def stored_file_count(self) -> int:
+        """How many distinct files the database holds (each once, however often attached)."""
+        return int(self._read("SELECT count(*) FROM files", ())[0][0])
 
     def start_answer(
         self, conversation_id: int, *, model: str, replaces: int | None = None
@@ -469,7 +493,7 @@ class ConversationStore:
             " ORDER BY position, version",
             (conversation_id,),
         )
-        return [_message(row) for row in rows]
+        return self._with_files([_message(row) for row in rows])
 
     def answer_versions(self, message_id: int) -> list[StoredMessage]:
         """Every version of the answer in this message's slot, oldest first ([] if unknown)."""
@@ -478,7 +502,28 @@ class ConversationStore:
             " (SELECT conversation_id, position FROM messages WHERE id = ?) ORDER BY version",
             (message_id,),
         )
-        return [_message(row) for row in rows]
+        return self._with_files([_message(row) for row in rows])
+
+    def _with_files(self, messages: list[StoredMessage]) -> list[StoredMessage]:
+        """The messages with their attached files (only user messages have any)."""
+        wanted = [m.id for m in messages if m.role == "user"]
+        if not wanted:
+            return messages
+        found: dict[int, list[Attachment]] = {}
+        for start in range(0, len(wanted), 500):  # under SQLite's limit of bound values
+            chunk = wanted[start:start + 500]
+            rows = self._read(
+                "SELECT l.message_id, l.name, f.mime, f.data, f.width, f.height, f.sha256"
+                " FROM message_files l JOIN files f ON f.sha256 = l.sha256"
+                f" WHERE l.message_id IN ({', '.join('?' * len(chunk))})"
+                " ORDER BY l.message_id, l.ordinal", chunk)
+            for message_id, name, mime, data, width, height, digest in rows:
+                found.setdefault(message_id, []).append(
+                    Attachment(name, mime, bytes(data), width, height, digest))
+        if not found:
+            return messages
+        return [replace(m, attachments=tuple(found[m.id])) if m.id in found else m
+                for m in messages]
 
     def recent_prompts(self, conversation_id: int | None = None,
                        limit: int = 500) -> list[str]:
@@ -598,11 +643,20 @@ class ConversationStore:
             raise NotFound(f"no conversation {conversation_id}")
         cid, title, model, system, created_at, updated_at, temperature, max_tokens, saved = row[0]
         messages = []
+        files: dict[str, dict[str, Any]] = {}
         for message in self.messages(conversation_id, current_only=False):
             fields: dict[str, Any] = {"id": message.id}
             for name in _EXPORTED_MESSAGE_FIELDS:
                 value = getattr(message, name)
                 fields[name] = _timestamp(value) if isinstance(value, datetime) else value
+            if message.attachments:
+                # Each file's bytes once, under "files"; a message names the ones it carries.
+                fields["attachments"] = [{"name": a.name, "sha256": a.sha256}
+                                         for a in message.attachments]
+                for a in message.attachments:
+                    files.setdefault(a.sha256, {
+                        "mime": a.mime, "size": a.size, "width": a.width, "height": a.height,
+                        "data": base64.b64encode(a.data).decode("ascii")})
             messages.append(fields)
         return {
             "format": EXPORT_FORMAT,
@@ -614,6 +668,7 @@ class ConversationStore:
                 **({"temperature": temperature, "max_tokens": max_tokens} if saved else {}),
             },
             "messages": messages,
+            **({"files": files} if files else {}),
         }
 
     def import_json(self, data: Any) -> int:
@@ -625,7 +680,7 @@ class ConversationStore:
         Raises:
             BadExport: `data` is not a version-1 tui-chat conversation export.
         """
-        conversation, rows = _validated_export(data)
+        conversation, rows, attached = _validated_export(data)
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at,"
@@ -633,12 +688,13 @@ class ConversationStore:
                 conversation,
             )
             new_id = _last_id(cursor)
+            names = ", ".join(_EXPORTED_MESSAGE_FIELDS)
+            insert = (f"INSERT INTO messages (conversation_id, {names})"
+                      f" VALUES (?{', ?' * len(_EXPORTED_MESSAGE_FIELDS)})")
             try:
-                db.executemany(
-                    f"INSERT INTO messages (conversation_id, {', '.join(_EXPORTED_MESSAGE_FIELDS)})"
-                    f" VALUES (?{', ?' * len(_EXPORTED_MESSAGE_FIELDS)})",
-                    [(new_id, *row) for row in rows],
-                )
+                for row, files in zip(rows, attached, strict=True):
+                    message_id = _last_id(db.execute(insert, (new_id, *row)))
+                    _link_files(db, message_id, files)
             except sqlite3.IntegrityError as error:
                 raise BadExport(f"inconsistent messages in the export: {error}") from error
         return new_id
@@ -660,6 +716,8 @@ class ConversationStore:
             if message.role == "assistant" and message.model:
                 heading += f" ({message.model})"
             lines += [f"## {heading}", ""]
+            for attachment in message.attachments:
+                lines += _markdown_attachment(attachment)
             if message.reasoning:
                 # Collapsed where Markdown is rendered (GitHub, most editors' previews).
                 lines += ["<details><summary>Thinking</summary>", "", message.reasoning.strip(),
@@ -711,6 +769,30 @@ class ConversationStore:
     @staticmethod
     def _touch(db: sqlite3.Connection, conversation_id: int, now: str) -> None:
         db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+
+
+def _link_files(db: sqlite3.Connection, message_id: int,
+                attachments: Sequence[Attachment]) -> None:
+    """Store each file once (by its SHA-256) and link it to the message, in order."""
+    for ordinal, attachment in enumerate(attachments):
+        db.execute(
+            "INSERT OR IGNORE INTO files (sha256, mime, size, width, height, data)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (attachment.sha256, attachment.mime, attachment.size, attachment.width,
+             attachment.height, attachment.data),
+        )
+        db.execute(
+            "INSERT INTO message_files (message_id, ordinal, sha256, name) VALUES (?, ?, ?, ?)",
+            (message_id, ordinal, attachment.sha256, attachment.name),
+        )
+
+
+def _markdown_attachment(attachment: Attachment) -> list[str]:
+    """A line naming the file (and its size); a text file's content in its fenced block."""
+    lines = [f"📎 {describe(attachment)}", ""]
+    if not attachment.is_image:
+        lines += [fenced(attachment), ""]
+    return lines
 
 
 def title_from(text: str) -> str:
@@ -811,8 +893,11 @@ def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[tuple[int,
     return snippet, tuple(match.span() for match in pattern.finditer(snippet))
 
 
-def _validated_export(data: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-    """Check an export and return the conversation row and message rows to insert."""
+def _validated_export(
+    data: Any,
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[list[Attachment]]]:
+    """Check an export and return the conversation row, the message rows to insert and each
+    message's attached files."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise BadExport("not a tui-chat conversation export")
     if data.get("version") != EXPORT_VERSION:
@@ -829,7 +914,9 @@ def _validated_export(data: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]
     head[0], head[2] = _clean_title(head[0]), sanitize(head[2])
     head[3], head[4] = _imported_time(head[3], "created_at"), _imported_time(head[4], "updated_at")
     head += _imported_parameters(conversation)
+    files = _imported_files(data.get("files"))
     rows = []
+    attached: list[list[Attachment]] = []
     for number, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadExport(f"messages[{number}] must be an object")
@@ -852,7 +939,55 @@ def _validated_export(data: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]
         for name in ("created_at", "updated_at"):
             fields[name] = _imported_time(fields[name], f"messages[{number}].{name}")
         rows.append(tuple(fields.values()))
-    return tuple(head), rows
+        attached.append(_imported_links(message.get("attachments"), files, number))
+    return tuple(head), rows, attached
+
+
+def _imported_files(files: Any) -> dict[str, tuple[str, bytes, int | None, int | None]]:
+    """The export's files by SHA-256, each checked: base64 that decodes to bytes with that
+    digest, a type we attach, whole-number dimensions."""
+    if files is None:
+        return {}
+    if not isinstance(files, dict):
+        raise BadExport("'files' must be an object")
+    checked: dict[str, tuple[str, bytes, int | None, int | None]] = {}
+    for digest, entry in files.items():
+        where = f"files[{str(digest)[:16]!r}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("data"), str):
+            raise BadExport(f"{where} needs its data as a base64 string")
+        try:
+            blob = base64.b64decode(entry["data"], validate=True)
+        except (binascii.Error, ValueError):
+            raise BadExport(f"{where}: the data is not valid base64") from None
+        if hashlib.sha256(blob).hexdigest() != digest:
+            raise BadExport(f"{where}: the data does not match its SHA-256")
+        mime = entry.get("mime")
+        if mime not in (TEXT_TYPE, *IMAGE_TYPES):
+            raise BadExport(f"{where}: unknown type {mime!r}")
+        width, height = entry.get("width"), entry.get("height")
+        for value in (width, height):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise BadExport(f"{where}: width and height must be whole numbers or null")
+        checked[digest] = (mime, blob, width, height)
+    return checked
+
+
+def _imported_links(links: Any, files: dict[str, tuple[str, bytes, int | None, int | None]],
+                    number: int) -> list[Attachment]:
+    if links is None:
+        return []
+    if not isinstance(links, list):
+        raise BadExport(f"messages[{number}].attachments must be a list")
+    attachments = []
+    for link in links:
+        if not (isinstance(link, dict) and isinstance(link.get("name"), str)
+                and link.get("sha256") in files):
+            raise BadExport(f"messages[{number}].attachments names a file the export "
+                            "does not hold")
+        mime, blob, width, height = files[link["sha256"]]
+        attachments.append(Attachment(sanitize_line(link["name"]), mime, blob, width, height,
+                                      link["sha256"]))
+    return attachments
 
 
 def _imported_parameters(conversation: dict[str, Any]) -> list[Any]:

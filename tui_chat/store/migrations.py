@@ -204,9 +204,46 @@ _REASONING = Migration(
     ),
 )
 
+# Files attached to user messages, content-addressed: one row per distinct file (by the
+# SHA-256 of its bytes), however many messages carry it; each message links to its files
+# under the name it was attached with. A file no message links to any more (its conversation
+# was deleted) goes with its last link.
+_ATTACHMENTS = Migration(
+    6,
+    "files attached to messages, each distinct file stored once",
+    (
+        """
+        CREATE TABLE files (
+            sha256 TEXT PRIMARY KEY,
+            mime   TEXT NOT NULL,
+            size   INTEGER NOT NULL,
+            width  INTEGER,
+            height INTEGER,
+            data   BLOB NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE message_files (
+            message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+            ordinal    INTEGER NOT NULL,
+            sha256     TEXT NOT NULL REFERENCES files (sha256),
+            name       TEXT NOT NULL,
+            PRIMARY KEY (message_id, ordinal)
+        )
+        """,
+        "CREATE INDEX message_files_by_file ON message_files (sha256)",
+        """
+        CREATE TRIGGER files_unlinked AFTER DELETE ON message_files
+            WHEN NOT EXISTS (SELECT 1 FROM message_files WHERE sha256 = old.sha256) BEGIN
+            DELETE FROM files WHERE sha256 = old.sha256;
+        END
+        """,
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA, _FULL_TEXT_SEARCH, _INDEX_ENDED_ANSWERS, _CONVERSATION_PARAMETERS,
-    _REASONING,
+    _REASONING, _ATTACHMENTS,
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
