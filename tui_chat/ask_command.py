@@ -3,6 +3,7 @@
     tui-chat ask "what is a monad?"
     git diff | tui-chat ask "review this"
     tui-chat ask --json "one line summary" < notes.txt
+    tui-chat ask -a src/app.py -a screenshot.png "why does the button overflow?"
 
 Exit status: 0 answered, 1 the request failed (or the answer could not be saved), 2 bad input or
 settings, 130 Ctrl+C, 141 the reader of stdout went away (`| head`). A retry wait is announced
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any, BinaryIO, TextIO
 
+from tui_chat.attachments import AttachmentError, check_total, read_attachment
 from tui_chat.command_line import (
     open_store,
     relay_provider,
@@ -30,7 +32,14 @@ from tui_chat.command_line import (
     subcommand_options,
 )
 from tui_chat.config import ConfigError
-from tui_chat.models import Message, ProviderError, RequestParams, StoredStatus, StreamBroken
+from tui_chat.models import (
+    Attachment,
+    Message,
+    ProviderError,
+    RequestParams,
+    StoredStatus,
+    StreamBroken,
+)
 
 
 def add_ask_parser(
@@ -43,6 +52,9 @@ def add_ask_parser(
                     "stdin is piped, its text is added after the question.",
     )
     ask.add_argument("prompt", nargs="*", help="the question")
+    ask.add_argument("-a", "--attach", action="append", default=[], metavar="FILE",
+                     help="attach a file (repeatable): text goes in as a fenced block named "
+                          "by its path, a PNG/JPEG/WebP/GIF image as an image part")
     ask.add_argument("--json", action="store_true", help="print one JSON object at the end")
     ask.add_argument("--no-save", action="store_true", help="do not store the exchange")
     ask.add_argument("--cache", action="store_true", default=None,
@@ -102,7 +114,14 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
     except ConfigError as error:
         return fail(str(error), 2, err)
     prompt = read_prompt(args, stdin)
-    if not prompt:
+    try:
+        limits = settings.attachment_limits
+        files = tuple(read_attachment(path, limits=limits)
+                      for path in getattr(args, "attach", None) or ())
+        check_total(files, limits)
+    except AttachmentError as error:
+        return fail(str(error), 2, err)
+    if not prompt and not files:
         return fail("nothing to ask: give a question or pipe text in", 2, err)
     if len(prompt) > settings.max_input_chars:
         return fail(f"the question is {len(prompt):,} characters; the limit is "
@@ -117,7 +136,7 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
             from tui_chat.local.cli import wait_for_engine
 
             wait_for_engine(engine, err)
-        return asyncio.run(_ask(settings, prompt, args, out, err))
+        return asyncio.run(_ask(settings, prompt, args, out, err, files))
     except EngineError as error:
         return fail(str(error), 1, err)
     except KeyboardInterrupt:
@@ -132,7 +151,7 @@ def ask_command(args: argparse.Namespace, *, stdin: TextIO | None = None,
 
 
 async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO,
-               err: TextIO) -> int:
+               err: TextIO, files: tuple[Attachment, ...] = ()) -> int:
     from tui_chat.providers import make_provider
     from tui_chat.sanitize import sanitize, sanitize_line
     from tui_chat.session import Exchange, RetryPending, RetryPolicy
@@ -146,8 +165,9 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
             conversation = store.create_conversation(
                 model=settings.model, system=settings.system,
                 temperature=settings.temperature, max_tokens=settings.max_tokens)
-            store.set_title_if_empty(conversation, prompt)
-            store.add_message(conversation, "user", prompt, model=settings.model)
+            store.set_title_if_empty(conversation, prompt or files[0].name)
+            store.add_message(conversation, "user", prompt, model=settings.model,
+                              attachments=files)
             answer_id = store.start_answer(conversation, model=settings.model)
         except StoreError as error:
             return fail(str(error), 2, err)
@@ -161,7 +181,7 @@ async def _ask(settings: Any, prompt: str, args: argparse.Namespace, out: TextIO
     loop = asyncio.get_running_loop()
     terminal = out.isatty()
     messages = [Message("system", settings.system)] if settings.system else []
-    messages.append(Message("user", prompt))
+    messages.append(Message("user", prompt, files))
     params = RequestParams(settings.model, temperature=settings.temperature,
                            max_tokens=settings.max_tokens, stream=settings.stream)
     cache = key = None

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from tui_chat.attachments import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Limits
 from tui_chat.models import REASONING_MODES, ReasoningMode
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -62,6 +63,10 @@ class Settings:
     """Seconds to wait for the connection to be made."""
     max_input_chars: int = 200_000
     """Longest message the input will send."""
+    max_attachment_bytes: int = DEFAULT_MAX_FILE_BYTES
+    """Largest file that can be attached to a message (text or image)."""
+    max_message_attachment_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """Largest total of the files attached to one message."""
     context_messages: int = 20
     """At most this many recent messages are sent with each request."""
     context_tokens: int = 8000
@@ -101,6 +106,10 @@ class Settings:
         return any(host == h or host.endswith("." + h) for h in _HOSTS_NEEDING_KEYS)
 
     @property
+    def attachment_limits(self) -> Limits:
+        return Limits(self.max_attachment_bytes, self.max_message_attachment_bytes)
+
+    @property
     def effective_api_key(self) -> str:
         """The key to send: the configured one, or a placeholder for servers that need none."""
         return self.api_key or PLACEHOLDER_KEY
@@ -120,6 +129,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "stall_timeout": (int, float),
     "connect_timeout": (int, float),
     "max_input_chars": (int,),
+    "max_attachment_bytes": (int,),
+    "max_message_attachment_bytes": (int,),
     "context_messages": (int,),
     "context_tokens": (int,),
     "cache": (bool,),
@@ -165,8 +176,8 @@ def _check_value(name: str, value: Any, where: str) -> Any:
 def _check_range(name: str, value: Any, where: str) -> None:
     if name == "temperature" and not 0 <= value <= 2:
         raise ConfigError(f"{where}: 'temperature' must be between 0 and 2, not {value}")
-    if name in ("max_tokens", "max_input_chars", "context_messages", "context_tokens") \
-            and value <= 0:
+    if name in ("max_tokens", "max_input_chars", "context_messages", "context_tokens",
+                "max_attachment_bytes", "max_message_attachment_bytes") and value <= 0:
         raise ConfigError(f"{where}: '{name}' must be a positive whole number, not {value}")
     if name in ("retries",) and value < 0:
         raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")

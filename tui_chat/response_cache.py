@@ -19,7 +19,9 @@ def request_key(base_url: str, messages: Sequence[Message], params: RequestParam
     payload = json.dumps({
         "base_url": base_url.rstrip("/"), "model": params.model,
         "temperature": params.temperature, "max_tokens": params.max_tokens,
-        "messages": [[m.role, m.content] for m in messages],
+        # Attached files by digest; a message without any keeps the key it always had.
+        "messages": [[m.role, m.content, *([[a.name, a.sha256] for a in m.attachments]
+                                           if m.attachments else [])] for m in messages],
     }, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
