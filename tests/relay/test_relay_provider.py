@@ -282,3 +282,17 @@ def test_the_relay_provider_never_imports_openai() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=30, check=True)
     assert json.loads(result.stdout.strip().lower()) is False
+
+
+async def test_text_files_travel_in_the_text_and_an_image_is_refused_in_one_line() -> None:
+    from tests import images
+    from tui_chat.models import Attachment, ImagesNotSupported
+
+    note = Attachment("notes.md", "text/plain", b"# N\n")
+    async with scripted(ScriptedRelay([b'data: {"content": "ok"}\n\n', done()])) as relay:
+        await collect(RelayProvider(relay.url), [Message("user", "read", (note,))])
+        picture = Attachment("p.png", "image/png", images.png())
+        with pytest.raises(ImagesNotSupported, match="the relay carries text only"):
+            await collect(RelayProvider(relay.url), [Message("user", "see", (picture,))])
+    assert relay.bodies == [{"message": "```notes.md\n# N\n```\n\nread",
+                             "conversationHistory": []}]

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+from tui_chat.attachments import has_images, message_text
 from tui_chat.models import (
     AuthFailed,
     BadRequest,
@@ -16,6 +17,7 @@ from tui_chat.models import (
     ContextTooLong,
     Delta,
     Finished,
+    ImagesNotSupported,
     Message,
     ModelNotFound,
     ProviderError,
@@ -58,9 +60,15 @@ class RelayProvider:
     ) -> AsyncGenerator[StreamEvent, None]:
         import aiohttp
 
+        if has_images(messages):
+            # The relay's protocol carries text only; say so rather than drop the picture.
+            raise ImagesNotSupported("the relay carries text only: an image cannot be sent "
+                                     "through it; remove the image, or connect to the "
+                                     "endpoint directly")
         *history, last = list(messages) or [Message("user", "")]
-        body = {"message": last.content,
-                "conversationHistory": [{"role": m.role, "content": m.content}
+        # Text files go as their fenced blocks, in the text.
+        body = {"message": message_text(last),
+                "conversationHistory": [{"role": m.role, "content": message_text(m)}
                                         for m in history]}
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self._token:
