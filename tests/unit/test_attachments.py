@@ -148,3 +148,16 @@ def test_attached_files_count_against_the_context_budget() -> None:
         >= IMAGE_TOKENS
     kept, dropped = fit_context("", history, max_tokens=1000)
     assert kept == [history[2]] and dropped == 2
+
+
+def test_the_cache_key_tells_attached_files_apart() -> None:
+    from tui_chat.models import RequestParams
+    from tui_chat.response_cache import request_key
+
+    params = RequestParams("m")
+    plain = request_key("http://x/v1", [Message("user", "q")], params)
+    one = request_key("http://x/v1", [Message("user", "q", (Attachment("a", "text/plain", b"1"),))],
+                      params)
+    two = request_key("http://x/v1", [Message("user", "q", (Attachment("a", "text/plain", b"2"),))],
+                      params)
+    assert len({plain, one, two}) == 3
