@@ -26,6 +26,7 @@ from tui_chat.models import (
     ModelNotFound,
     ProviderError,
     RateLimited,
+    ReasoningDelta,
     RequestParams,
     ServerError,
     StreamBroken,
@@ -296,3 +297,59 @@ async def test_text_files_travel_in_the_text_and_an_image_is_refused_in_one_line
             await collect(RelayProvider(relay.url), [Message("user", "see", (picture,))])
     assert relay.bodies == [{"message": "```notes.md\n# N\n```\n\nread",
                              "conversationHistory": []}]
+
+
+def kinds(events: Sequence[StreamEvent]) -> list[tuple[str, str]]:
+    """Events as (kind, text), consecutive pieces of one kind joined: how many reads the text
+    came in is up to the network, the order is not."""
+    out: list[tuple[str, str]] = []
+    for event in events:
+        if isinstance(event, ReasoningDelta):
+            kind = "retract" if event.retracts_answer else "reasoning"
+            if event.retracts_answer:
+                out.append(("retract", ""))
+                kind = "reasoning"
+            text = event.text
+        elif isinstance(event, Delta):
+            kind, text = "answer", event.text
+        else:
+            out.append((type(event).__name__, ""))
+            continue
+        if out and out[-1][0] == kind:
+            out[-1] = (kind, out[-1][1] + text)
+        elif text:
+            out.append((kind, text))
+    return out
+
+
+@pytest.mark.parametrize("form", ["reasoning_content", "reasoning", "think"])
+async def test_reasoning_comes_through_the_real_relay_before_the_answer(fake_openai,
+                                                                         form) -> None:
+    fake_openai.script(Reply(reasoning=["Die Frage ", "ist ", "leicht. "], reasoning_form=form,
+                             chunks=["Hallo ", "Welt"], usage=(5, 9), chunks_per_second=200))
+    async with real_relay(fake_openai) as url:
+        events = await collect(RelayProvider(url))
+    assert kinds(events) == [("reasoning", "Die Frage ist leicht. "),
+                             ("answer", "Hallo Welt"), ("Usage", ""), ("Finished", "")]
+    assert isinstance(events[0], ReasoningDelta)
+
+
+async def test_content_that_turns_out_to_be_reasoning_is_retracted_through_the_relay(
+        fake_openai) -> None:
+    # No opening tag: the upstream provider passes the thinking on as answer until `</think>`.
+    fake_openai.script(Reply(reasoning=["Erst ", "denken. "], reasoning_form="think_no_open",
+                             chunks=["Dann ", "reden."], chunks_per_second=200))
+    async with real_relay(fake_openai) as url:
+        events = await collect(RelayProvider(url))
+    assert kinds(events)[:4] == [("answer", "Erst denken. "), ("retract", ""),
+                                 ("answer", "Dann reden."), ("Usage", "")]
+
+
+async def test_reasoning_and_content_in_one_relay_event_keep_their_order() -> None:
+    script = [b'data: {"reasoning": "hmm "}\n\n',
+              b'data: {"reasoning": "ok.", "content": "Yes"}\n\n',
+              b'data: {"content": "!"}\n\n', done()]
+    async with scripted(ScriptedRelay(script)) as relay:
+        events = await collect(RelayProvider(relay.url))
+    assert events[:4] == [ReasoningDelta("hmm "), ReasoningDelta("ok."), Delta("Yes"),
+                          Delta("!")]

@@ -267,3 +267,30 @@ async def test_an_upstream_cut_mid_answer_ends_with_an_error_event(fake_openai) 
     events = data_events(body)
     assert events[:2] == [{"content": "part"}, {"content": "ial"}]
     assert list(events[2]) == ["error"] and len(events) == 3
+
+
+async def test_reasoning_is_its_own_event_and_content_alone_is_still_the_answer(
+        fake_openai) -> None:
+    fake_openai.script(Reply(reasoning=["Kurz ", "nachdenken."], chunks=["Ja", "."],
+                             usage=(4, 6), chunks_per_second=200))
+    async with running_relay(fake_openai) as url:
+        status, _, body = await post(f"{url}/api/chat/stream", {"message": "Geht das?"})
+    events = data_events(body)
+    assert status == 200
+    # Thinking first, in `reasoning` events that carry no `content` key ...
+    reasoning = [e for e in events if "reasoning" in e]
+    assert "".join(e["reasoning"] for e in reasoning) == "Kurz nachdenken."
+    assert all(set(e) == {"reasoning"} for e in reasoning)
+    assert events.index(reasoning[-1]) < min(i for i, e in enumerate(events) if "content" in e)
+    # ... so a client that reads only `content` gets exactly the answer, as before.
+    assert "".join(e["content"] for e in events if "content" in e) == "Ja."
+    assert events[-1]["done"] is True
+
+
+async def test_the_non_streaming_twin_returns_reasoning_beside_the_content(fake_openai) -> None:
+    fake_openai.script(Reply(reasoning="Kurz nachdenken.", text="Ja.", usage=(4, 6)))
+    async with running_relay(fake_openai) as url:
+        status, _, body = await post(f"{url}/api/chat", {"message": "Geht das?"})
+    assert status == 200
+    data = json.loads(body)["data"]
+    assert (data["content"], data["reasoning"]) == ("Ja.", "Kurz nachdenken.")

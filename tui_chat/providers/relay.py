@@ -1,4 +1,8 @@
-"""RelayProvider: streams from a `tui-chat serve`-style relay (`POST /api/chat/stream`, SSE)."""
+"""RelayProvider: streams from a `tui-chat serve`-style relay (`POST /api/chat/stream`, SSE).
+
+The relay's `reasoning` events become `ReasoningDelta`s, its `content` events `Delta`s; a relay
+that sends no reasoning (an older one, or another backend of the same protocol) is read as
+before."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from tui_chat.models import (
     ModelNotFound,
     ProviderError,
     RateLimited,
+    ReasoningDelta,
     RequestParams,
     ServerError,
     StreamBroken,
@@ -112,6 +117,12 @@ class RelayProvider:
                         status = event.get("status")
                         raise _error_event(sanitize_line(str(event["error"])), got_text,
                                            status if isinstance(status, int) else None)
+                    if "reasoning" in event:
+                        # Reasoning first: an event carrying both has the thinking's end and
+                        # the answer's start, in that order.
+                        got_text = True
+                        yield ReasoningDelta(str(event["reasoning"]),
+                                             retracts_answer=event.get("retracts_content") is True)
                     if "content" in event:
                         got_text = True
                         yield Delta(str(event["content"]))

@@ -2,7 +2,10 @@
 
 Clients send `{"message", "conversationHistory"}` and get Server-Sent Events:
 `data: {"content": …}` per chunk, then `data: {"done": true, "usage": {…}}`, or
-`data: {"error": …}` when the upstream fails. The upstream key never leaves this process.
+`data: {"error": …}` when the upstream fails. A reasoning model's thinking comes first as
+`data: {"reasoning": …}` events (with `"retracts_content": true` when content already sent turns
+out to have been reasoning): every event already said what it is by its keys, so a client that
+reads only `content` keeps working. The upstream key never leaves this process.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tui_chat.models import (
     NoApiKey,
     ProviderError,
     RateLimited,
+    ReasoningDelta,
     RequestParams,
     ServerError,
     StreamBroken,
@@ -195,6 +199,12 @@ class Relay:
                         case Delta(text=text):
                             parts.append(text)
                             yield _event({"content": text})
+                        case ReasoningDelta(text=text, retracts_answer=retracts):
+                            # Counted in the estimate (the model was paid to write it), and
+                            # never mixed into the content of clients that show only that.
+                            parts.append(text)
+                            yield _event({"reasoning": text, "retracts_content": True}
+                                         if retracts else {"reasoning": text})
                         case Usage():
                             usage = event
                         case Finished():
@@ -323,6 +333,7 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
         except BadRequest as error:
             return fail(error.status, str(error))
         parts: list[str] = []
+        thinking: list[str] = []
         usage: Usage | None = None
         messages = relay.messages_for(message, history)
         try:
@@ -330,15 +341,23 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
                 async for event in events:
                     if isinstance(event, Delta):
                         parts.append(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        if event.retracts_answer:
+                            thinking += parts
+                            parts.clear()
+                        thinking.append(event.text)
                     elif isinstance(event, Usage):
                         usage = event
         except ProviderError as error:
             log.warning("upstream request failed: %s", error)
             return fail(502, public_error(error)[0])
         content = "".join(parts)
-        return web.json_response({"success": True, "data": {
-                                     "content": content, "model": relay.settings.model,
-                                     "usage": _usage(usage, messages, content)}},
+        reasoning = "".join(thinking)
+        data: dict[str, Any] = {"content": content, "model": relay.settings.model,
+                                "usage": _usage(usage, messages, reasoning + content)}
+        if reasoning:
+            data["reasoning"] = reasoning
+        return web.json_response({"success": True, "data": data},
                                  dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
     async def health(request: web.Request) -> web.Response:
