@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tui_chat.attachments import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Limits
-from tui_chat.models import REASONING_MODES, ReasoningMode
+from tui_chat.models import AUTO_TITLE_MODES, REASONING_MODES, AutoTitle, ReasoningMode
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"
@@ -86,6 +86,9 @@ class Settings:
     reasoning: ReasoningMode = "folded"
     """A reasoning model's thinking: "show" it always, "folded" to one line once the answer
     starts (t or a click unfolds it), or "hidden"."""
+    auto_title: AutoTitle = "local"
+    """Ask the model for a short title after a new conversation's first answer: "local" only
+    when the endpoint is on this machine (it costs nothing there), "always", or "never"."""
     full_redraw: bool = False
     """Send the terminal whole rows, as Textual does, instead of only the cells that changed
     (and no scroll regions): for a terminal that shows garbage with the default."""
@@ -136,6 +139,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "cache": (bool,),
     "full_redraw": (bool,),
     "reasoning": (str,),
+    "auto_title": (str,),
     "local": (bool,),
     "local_model": (str,),
 }
@@ -185,6 +189,9 @@ def _check_range(name: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: '{name}' must be more than 0 seconds, not {value}")
     if name == "reasoning" and value not in REASONING_MODES:
         raise ConfigError(f"{where}: 'reasoning' must be one of {', '.join(REASONING_MODES)},"
+                          f" not {value!r}")
+    if name == "auto_title" and value not in AUTO_TITLE_MODES:
+        raise ConfigError(f"{where}: 'auto_title' must be one of {', '.join(AUTO_TITLE_MODES)},"
                           f" not {value!r}")
     if name == "base_url":
         parsed = urlparse(value)

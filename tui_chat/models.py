@@ -50,6 +50,11 @@ ReasoningMode = Literal["show", "folded", "hidden"]
 answer starts, or not at all."""
 REASONING_MODES: tuple[ReasoningMode, ...] = ("show", "folded", "hidden")
 
+AutoTitle = Literal["local", "always", "never"]
+"""When the model is asked for a conversation's title: only on a local endpoint (free), on any
+endpoint, or never (the first line stays)."""
+AUTO_TITLE_MODES: tuple[AutoTitle, ...] = ("local", "always", "never")
+
 
 IMAGE_TYPES: tuple[str, ...] = ("image/png", "image/jpeg", "image/webp", "image/gif")
 """The image formats a message can carry (what OpenAI's vision models take)."""

@@ -326,6 +326,19 @@ class ConversationStore:
             )
         return title if cursor.rowcount else None
 
+    def replace_title(self, conversation_id: int, old: str, new: str) -> bool:
+        """Set the title to `new` only if it is still `old`: a title made in the background
+        (by the model) must not undo a rename made meanwhile. Returns whether it was set."""
+        title = _clean_title(new)
+        if not title:
+            return False
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title = ?",
+                (title, conversation_id, old),
+            )
+        return cursor.rowcount > 0
+
     def delete(self, conversation_id: int) -> None:
         """Delete a conversation with all its messages. Raises NotFound."""
         with self._write() as db:

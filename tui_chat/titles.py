@@ -1,0 +1,121 @@
+"""Conversation titles written by the model: one small request after the first answer.
+
+A conversation is titled with its first line at once (the store does that); when the first
+answer is done, the model is asked for a few words instead. The request is small (the first
+question and the start of the answer, a short instruction, a few tokens back), its answer is
+cleaned of what models wrap titles in (quotes, Markdown, "Title:", thinking), and it is never
+stored as a message. It costs money on a hosted endpoint, so by default only local endpoints
+(loopback addresses, the embedded model) are asked: `auto_title = "local" | "always" | "never"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+from contextlib import aclosing
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from tui_chat.models import AutoTitle, Delta, Message, ProviderError, RequestParams
+
+if TYPE_CHECKING:
+    from tui_chat.providers.base import Provider
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 50
+"""Longest model-made title; longer ones are cut at a word."""
+TITLE_TOKENS = 24
+"""What the request may cost in answer tokens: a title is a handful of words."""
+TITLE_TIMEOUT = 30.0
+"""A title that takes longer is given up (the first line stays)."""
+EXCERPT_CHARS = 1500
+"""How much of the question and of the answer the model is shown."""
+
+INSTRUCTION = (
+    "Write a short title (3 to 6 words) for the conversation below, in the language of the "
+    "conversation. Reply with the title only: no quotes, no Markdown, no final full stop."
+)
+
+
+def wants_titles(mode: AutoTitle, base_url: str, *, via_relay: bool = False) -> bool:
+    """Whether to ask the model for titles: "local" asks only an endpoint on this machine
+    (a relay counts as hosted: what it forwards to is unknown, and may cost money)."""
+    if mode != "local":
+        return mode == "always"
+    if via_relay:
+        return False
+    host = (urlparse(base_url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def title_request(question: str, answer: str) -> list[Message]:
+    """The messages that ask for a title: the instruction, then the exchange as quoted text
+    (not as turns, so the model does not answer the question again)."""
+    question, answer = question.strip()[:EXCERPT_CHARS], answer.strip()[:EXCERPT_CHARS]
+    return [Message("system", INSTRUCTION),
+            Message("user", f"User: {question}\n\nAssistant: {answer}\n\nTitle:")]
+
+
+_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|\Z)", re.DOTALL | re.IGNORECASE)
+_LABEL = re.compile(r"^(?:\*\*|__)?(?:title|titel|titre|título)\s*(?:\*\*|__)?\s*[:：]"
+                    r"\s*(?:\*\*|__)?\s*", re.IGNORECASE)
+_MARKUP = re.compile(r"^(?:#{1,6}\s+|[-*+>]\s+|\d+[.)]\s+)+")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`+)(.+?)\1")
+_QUOTES = "\"'`“”„‘’‚«»「」『』"
+
+
+def clean_title(raw: str) -> str:
+    """The title in a model's reply, or "" when there is none: its first line without
+    thinking, a "Title:" label, Markdown, quotes or a final full stop, at most TITLE_CHARS."""
+    text = raw
+    if "</think>" in text.lower() and "<think>" not in text.lower():
+        text = text[text.lower().rindex("</think>") + len("</think>"):]  # no opening tag
+    text = _THINK_BLOCK.sub("", text)
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    line = _LABEL.sub("", line)
+    line = _MARKUP.sub("", line)
+    line = _EMPHASIS.sub(r"\2", line)
+    line = line.strip().strip(_QUOTES + "*_ ").strip()
+    line = line.rstrip(".。:;,").strip().strip(_QUOTES).strip()
+    line = " ".join("".join(ch for ch in line if ch.isprintable()).split())
+    if len(line) > TITLE_CHARS:
+        cut = line[: TITLE_CHARS - 1]
+        if " " in cut:
+            cut = cut.rsplit(" ", 1)[0]
+        line = cut.rstrip(" ,;:-") + "…"
+    return line
+
+
+async def ask_for_title(provider: Provider, model: str, question: str, answer: str,
+                        *, timeout: float = TITLE_TIMEOUT) -> str | None:
+    """The model's title for a conversation, or None (logged, never raised: a title is not
+    worth an error on screen). The model's reasoning, if any, is not read."""
+    params = RequestParams(model, max_tokens=TITLE_TOKENS, stream=False)
+    parts: list[str] = []
+    try:
+        async with asyncio.timeout(timeout), aclosing(
+                provider.stream(title_request(question, answer), params)) as events:
+            async for event in events:
+                if isinstance(event, Delta):
+                    parts.append(event.text)
+    except TimeoutError:
+        log.info("title request gave no answer within %g s", timeout)
+        return None
+    except ProviderError as error:
+        log.info("title request failed: %s", error)
+        return None
+    except Exception:  # a bug here must not reach the screen: the first line stays
+        log.exception("title request failed unexpectedly")
+        return None
+    title = clean_title("".join(parts))
+    if not title:
+        log.info("title request answered no usable title: %r", "".join(parts)[:200])
+    return title or None
