@@ -13,7 +13,10 @@ server runs on another thread and is not counted).
 
 The reasoning scenario sends 20,000 reasoning chunks (about a token each) at 500 a second,
 then a short answer: its latency is from the server writing a reasoning chunk to the first
-frame whose thinking section shows it.
+frame whose thinking section shows it. It runs with `reasoning = "show"`: folded (the default),
+the section folds away as the answer starts, so the last reasoning chunks, which arrive with
+the first answer chunk, are never drawn and have no latency to measure; unfolded, every chunk
+must reach the screen, the harder case.
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ async def measure(chunks: list[str], rate: float,
 
         fake.script(Reply(chunks=chunks, reasoning=reasoning))
         settings = load_settings(None, {}, base_url=fake.url, model="fake-model",
-                                 system="", retries=0)
+                                 system="", retries=0,
+                                 reasoning="show" if reasoning else "folded")
         with tempfile.TemporaryDirectory() as tmp:
             from tui_chat.store import ConversationStore
 
