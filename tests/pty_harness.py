@@ -59,6 +59,10 @@ class TerminalApp:
         self.process = subprocess.Popen(
             list(argv), stdin=slave, stdout=slave, stderr=slave, env=full_env,
             cwd=cwd or REPO, start_new_session=True, close_fds=True,
+            # The pty is the app's controlling terminal, as a terminal window's or an SSH
+            # session's is: when the terminal goes away (hang_up(), or this process dying) the
+            # kernel sends the app SIGHUP, and no app outlives its test.
+            preexec_fn=_take_controlling_terminal,
         )
         os.close(slave)
         self.output = bytearray()
@@ -165,6 +169,13 @@ class TerminalApp:
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=10)
 
+    def hang_up(self) -> None:
+        """The terminal goes away (its window closed, the SSH connection dropped)."""
+        self._closed.set()
+        self._reader.join(timeout=2)
+        os.close(self._master)
+        self._master = -1
+
     def close(self, timeout: float = 10.0) -> int | None:
         try:
             self.process.wait(timeout=timeout)
@@ -172,10 +183,11 @@ class TerminalApp:
             self.kill()
         self._closed.set()
         self._reader.join(timeout=2)
-        try:
-            os.close(self._master)
-        except OSError:
-            pass
+        if self._master >= 0:
+            try:
+                os.close(self._master)
+            except OSError:
+                pass
         return self.process.returncode
 
     def __enter__(self) -> TerminalApp:
@@ -185,6 +197,12 @@ class TerminalApp:
         if self.process.poll() is None:
             self.kill()
         self.close(timeout=1)
+
+
+def _take_controlling_terminal() -> None:
+    """In the child, after setsid and before exec: stdin (the pty) becomes the controlling
+    terminal of the new session."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _row_text(row: Mapping[int, object], columns: int) -> str:
