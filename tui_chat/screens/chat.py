@@ -17,7 +17,6 @@ from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker
 
@@ -495,6 +494,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
             self.history.pop()
         if not self.history:
             return
+        await self.transcript.show_end()  # the last answer is mounted, wherever one reads
         views = self.transcript.query(MessageView)
         replaces = None
         if views and views.last().role == "assistant":
@@ -654,17 +654,20 @@ class ChatScreen(PacedUpdates, Screen[None]):
         transcript.scroll_to(y=transcript.scroll_y + direction * step, animate=False,
                              immediate=True)
 
-    def action_walk_messages(self, step: int) -> None:
+    async def action_walk_messages(self, step: int) -> None:
         """Tab: from the input to the newest message, then older ones, then back to the input
-        (Shift+Tab goes the other way)."""
-        views = [view for view in self.query(MessageView) if view.focusable]
-        ring: list[Widget] = [self.prompt_input, *reversed(views)]
+        (Shift+Tab goes the other way). Messages not mounted (far up a long conversation) are
+        mounted on the way."""
+        transcript = self.transcript
         focused = self.focused
-        index = ring.index(focused) if focused in ring else 0
-        target = ring[(index + step) % len(ring)]
-        target.focus()
-        if isinstance(target, MessageView):
-            self.transcript.scroll_to_widget(target, animate=False)
+        current = focused if isinstance(focused, MessageView) else None
+        target = await transcript.neighbour(current, -step)
+        if target is None:
+            self.prompt_input.focus()
+            return
+        target.focus(scroll_visible=False)
+        if target.region:  # laid out already (a message just mounted is scrolled to by then)
+            transcript.scroll_to_widget(target, animate=False)
 
     async def stop_answer(self) -> None:
         """Cancel the running answer (if any) and wait until it is recorded as cancelled."""
@@ -834,19 +837,10 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self.phase = "ready"
         self._versions = self._store_call(
             "versions", lambda: store.version_numbers(conversation_id)) or {}
-        start = len(stored) - Transcript.WINDOW
-        if message_id is not None:
-            index = next((i for i, row in enumerate(stored) if row.id == message_id), None)
-            if index is not None:
-                start = min(start, index - 2)
+        index = next((i for i, row in enumerate(stored) if row.id == message_id), None) \
+            if message_id is not None else None
         await self.transcript.show_rows(stored, self._view_for_row,
-                                        shown=len(stored) - max(0, start))
-        target = next((v for v in self.query(MessageView) if message_id is not None
-                       and v.message_id == message_id), None)
-        if target is not None:
-            self.transcript.scroll_to_widget(target, animate=False, top=True)
-        else:
-            self.transcript.scroll_end(animate=False)
+                                        estimate=MessageView.estimated_height, at=index)
 
     def _view_for_row(self, row: StoredMessage) -> MessageView:
         """A stored message's view, in the current colours, with its version numbers."""

@@ -207,6 +207,22 @@ class MessageView(Widget):
                 view.set_footer(figures)
         return view
 
+    @staticmethod
+    def estimated_height(row: StoredMessage, width: int) -> int:
+        """About how many lines the view of `row` takes in a transcript `width` cells wide,
+        its margin included, without drawing it: its source lines, wrapped (a little early,
+        as words are), plus its footer. The transcript stands this in for messages it has
+        not mounted, until it has measured them."""
+        cells = max(1, (width - 3) * 9 // 10)  # the border and padding; words wrap early
+        lines = 0
+        for line in row.content.split("\n"):
+            lines += 1 + len(line) // cells
+        if row.role == "assistant":
+            lines += 1  # the figures or the status
+            if row.reasoning:
+                lines += 1  # the folded thinking's heading
+        return lines + 1  # the margin below
+
     # -- what the screen calls -------------------------------------------------------------
 
     # The drawing pace, from tui_chat/pacing.py (docs/PACING.md says why each number).

@@ -1,27 +1,77 @@
 """Transcript: the scrolling log of messages. Follows the stream unless the person scrolled up.
 
-A long stored conversation is shown windowed: only its last messages are mounted, and earlier
-ones are mounted as the person scrolls to the top (or clicks the marker that counts them).
+A stored conversation is virtual: only the messages near the viewport are mounted (a layout
+pass visits every mounted widget, and each costs memory). Above and below them a spacer stands
+in for the others, as tall as they are, measured once they have been mounted and estimated
+(from their text) before; so the scrollbar is honest. As the person scrolls, messages that come
+near are mounted and far ones unmounted; whatever was at the top of the viewport keeps its
+place on screen when the estimates above it turn out wrong (see `arrange`).
+
+Messages added while the conversation goes on (the prompt, the streaming answer) are mounted
+after the stored ones and stay mounted.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from functools import partial
-from typing import ClassVar, TypeVar
+from itertools import accumulate
+from typing import Any, ClassVar
 
-from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.content import Content
 from textual.geometry import Size
+from textual.layout import DockArrangeResult
 from textual.reactive import var
 from textual.widget import Widget
-from textual.widgets import Static
 
 from tui_chat.compat.textual_hooks import count, overrides, repaint_scrollbar
 
-_Row = TypeVar("_Row")
+Estimate = Callable[[Any, int], int]
+"""A stored row's height in lines (margin included) at a width, guessed from its text."""
+
+
+def estimate_lines(row: Any, width: int) -> int:
+    """A plain guess from a row's `content`: its lines, wrapped at `width`, plus one."""
+    text: str = getattr(row, "content", "") or ""
+    width = max(1, width)
+    return 1 + sum(1 + len(line) // width for line in text.split("\n"))
+
+
+class TranscriptSpacer(Widget):
+    """Blank lines standing in for messages that are not mounted."""
+
+    DEFAULT_CSS = """
+    TranscriptSpacer { height: 0; width: 1fr; }
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name)
+        self.lines = 0
+
+    def set_lines(self, lines: int) -> None:
+        if lines != self.lines:
+            self.lines = lines
+            self.styles.height = lines
+
+    def render_line(self, y: int) -> Any:
+        from textual.strip import Strip
+
+        return Strip.blank(self.size.width, self.rich_style)
+
+
+class _Slot:
+    """One stored message: how to make its view, its height, and its view while mounted."""
+
+    __slots__ = ("height", "make", "measured", "row", "view")
+
+    def __init__(self, row: Any, make: Callable[[], Widget]) -> None:
+        self.row = row
+        self.make = make
+        self.height = 0
+        self.measured = False
+        """`height` is what the layout gave its view (at the current width), not a guess."""
+        self.view: Widget | None = None
 
 
 @overrides("size", "_size_updated")  # Textual's own, if its private API changed
@@ -43,90 +93,363 @@ class Transcript(VerticalScroll):
     detached: var[bool] = var(False)
     """True while the person has scrolled away from the bottom."""
 
-    WINDOW: ClassVar[int] = 40
-    """Messages mounted when a conversation opens; earlier ones load as the person scrolls up.
-    A layout pass visits every mounted widget, so a 1,000-message conversation stays fast."""
+    MARGIN: ClassVar[float] = 1.0
+    """Screens of messages kept mounted above and below the viewport (scrolling a page shows
+    messages already laid out). Beyond three times as much they are unmounted."""
+
+    MOUNT_STEP: ClassVar[int] = 6
+    """At most this many messages are mounted in one go beyond those on screen (mounting one
+    costs a few ms: the rest follows after the next frame, so scrolling never stalls long)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._unshown: list[Callable[[], Widget]] = []
-        """Makers of the views not mounted yet (oldest first)."""
-        self._loading_earlier = False
+        self._slots: list[_Slot] = []
+        self._first = 0
+        self._end = 0
+        """The mounted window: slots[_first:_end]."""
+        self._estimate: Estimate = estimate_lines
+        self._width = -1
+        """The width the heights are for."""
+        self._offsets: list[int] | None = [0]
+        """Where each slot starts (and the total at the end); None: to be summed again."""
+        self._above: TranscriptSpacer | None = None
+        self._below: TranscriptSpacer | None = None
+        self._anchor: tuple[int | Widget, int] | None = None
+        """(slot index or a mounted widget, its top minus scroll_y): kept on screen there."""
+        self._arranged: DockArrangeResult | None = None
+        self._refreshing = False
+        self._again = False
+        self._pending: Widget | None = None
+        """A view to bring to the top of the viewport once it has been laid out."""
 
     def on_mount(self) -> None:
         self.anchor()
 
-    # -- windowing of a stored conversation ------------------------------------------------
+    # -- a stored conversation ---------------------------------------------------------------
 
     @property
-    def unshown(self) -> int:
-        """How many messages are waiting above the ones shown."""
-        return len(self._unshown)
+    def stored(self) -> int:
+        """How many stored messages the transcript shows (mounted or not)."""
+        return len(self._slots)
 
-    async def show_rows(self, rows: Sequence[_Row], view_for: Callable[[_Row], Widget], *,
-                        shown: int) -> None:
-        """Show a stored conversation in place of what is shown: the last `shown` of `rows`
-        now, the others (each made by `view_for` when it is needed) as the person scrolls up."""
+    @property
+    def mounted_range(self) -> tuple[int, int]:
+        """Which stored messages are mounted: [first, end)."""
+        return self._first, self._end
+
+    async def show_rows(self, rows: Sequence[Any], view_for: Callable[[Any], Widget], *,
+                        estimate: Estimate = estimate_lines, at: int | None = None) -> None:
+        """Show a stored conversation in place of what is shown: its end, or with `at` the
+        row of that index at the top of the viewport. Each view is made by `view_for` when it
+        comes near the viewport; `estimate` guesses the height of those not made yet."""
         await self.clear()
-        self._unshown = [partial(view_for, row) for row in rows]
-        await self.show_earlier(shown)
+        self._estimate = estimate
+        self._slots = [_Slot(row, _maker(view_for, row)) for row in rows]
+        self._width = -1
+        self._above, self._below = TranscriptSpacer("above"), TranscriptSpacer("below")
+        await self.mount_all([self._above, self._below])
+        if not self._slots:
+            return
+        self._measure_estimates()
+        if at is None:
+            self._first = self._end = len(self._slots)
+            self.scroll_end(animate=False, immediate=True)
+            await self._mount_window(*self._wanted(self._total() - self._viewport_height(),
+                                                   at_end=True))
+        else:
+            await self.reveal(at)
 
     async def clear(self) -> None:
-        """Remove every message, shown or waiting."""
-        self._unshown = []
+        """Remove every message, stored or added."""
+        self._slots = []
+        self._first = self._end = 0
+        self._offsets = [0]
+        self._anchor = None
+        self._pending = None
+        self._above = self._below = None
         await self.remove_children()
 
-    async def show_earlier(self, count: int | None = None) -> None:
-        """Mount up to `count` more of the stored messages above the ones shown."""
-        if not self._unshown:
-            return
-        count = self.WINDOW if count is None else count
-        makers, self._unshown = self._unshown[-count:], self._unshown[:-count]
-        views = [make() for make in makers]
-        first = next((child for child in self.children if child.id != "earlier"), None)
-        old_height = self.virtual_size.height
-        old_y = self.scroll_y
-        with self.app.batch_update():
-            if first is not None:
-                await self.mount_all(views, before=first)
-            else:
-                await self.mount_all(views)
-            await self._update_earlier_marker()
-        if first is not None:
-            # Keep what the person was reading in place while content appears above it.
-            def keep_place() -> None:
-                grown = self.virtual_size.height - old_height
-                self.scroll_to(y=old_y + grown, animate=False)
+    async def reveal(self, index: int) -> Widget | None:
+        """Mount stored message `index` (and its neighbours) and scroll it to the top of the
+        viewport: a search hit, a jump. Returns its view."""
+        if not 0 <= index < len(self._slots):
+            return None
+        if self._content_width() != self._width:
+            self._measure_estimates()
+            self._spacers()
+        offsets = self._positions()
+        top = offsets[index]
+        first, end = self._wanted(top, at_end=False)
+        first, end = min(first, index), max(end, index + 1)
+        self.release_anchor()
+        self._anchor = (index, 0)
+        await self._mount_window(first, end)
+        view = self._slots[index].view
+        self._pending = view
+        self.scroll_to(y=self._positions()[index], animate=False, immediate=True)
+        return view
 
-            self.call_after_refresh(keep_place)
+    async def show_end(self) -> None:
+        """Mount the last stored messages (as when the conversation was opened)."""
+        if self._slots and self._end < len(self._slots):
+            self._anchor = None
+            self._measure_estimates()
+            await self._mount_window(*self._wanted(self._total() - self._viewport_height(),
+                                                   at_end=True))
 
-    async def _update_earlier_marker(self) -> None:
-        marker = self.query_children("#earlier")
-        if not self._unshown:
-            await marker.remove()
-            return
-        text = Content(f"↑ {len(self._unshown):,} earlier messages · scroll up or click to "
-                       "show more")
-        if marker:
-            marker.first(Static).update(text)
+    async def neighbour(self, current: Widget | None, step: int) -> Widget | None:
+        """The message before (`step` -1) or after (1) `current`, mounted if it was not;
+        with no `current`, the first (step 1) or last (-1) one. None past either end."""
+        messages = [child for child in self.children if child.focusable]
+        slot_of = {slot.view: index for index, slot in enumerate(self._slots)
+                   if slot.view is not None}
+        stored = len(self._slots)
+        # Every message in order: stored slots by index, then the added ones.
+        added = [child for child in messages if child not in slot_of]
+        if current is None:
+            position = -1 if step > 0 else stored + len(added)
+        elif current in slot_of:
+            position = slot_of[current]
+        elif current in added:
+            position = stored + added.index(current)
         else:
-            await self.mount(Static(text, id="earlier"), before=0)
+            return None
+        target = position + step
+        if target < 0 or target >= stored + len(added):
+            return None
+        if target >= stored:
+            return added[target - stored]
+        view = self._slots[target].view
+        if view is None:
+            view = await self.reveal(target)
+        return view
 
-    async def on_click(self, event: events.Click) -> None:
-        if event.widget is not None and event.widget.id == "earlier":
-            await self.show_earlier()
+    # -- heights -----------------------------------------------------------------------------
 
-    def _load_earlier_at_top(self) -> None:
-        if self._unshown and self.scroll_y <= 0 and not self._loading_earlier:
-            self._loading_earlier = True
+    def _content_width(self) -> int:
+        return self.scrollable_content_region.width or self.size.width or 80
 
-            async def load() -> None:
-                try:
-                    await self.show_earlier()
-                finally:
-                    self._loading_earlier = False
+    def _viewport_height(self) -> int:
+        return self.scrollable_content_region.height or self.size.height or 24
 
-            self.call_later(load)
+    def _measure_estimates(self) -> None:
+        """Heights for the current width: guessed for every slot measured at another one."""
+        width = self._content_width()
+        if width == self._width:
+            return
+        self._width = width
+        estimate = self._estimate
+        for slot in self._slots:
+            slot.height = max(1, estimate(slot.row, width))
+            slot.measured = False
+        self._offsets = None
+
+    def _positions(self) -> list[int]:
+        if self._offsets is None:
+            self._offsets = [0, *accumulate(slot.height for slot in self._slots)]
+        return self._offsets
+
+    def _total(self) -> int:
+        return self._positions()[-1]
+
+    def _wanted(self, top: float, *, at_end: bool) -> tuple[int, int]:
+        """The slots to mount for a viewport starting at `top`."""
+        offsets = self._positions()
+        height = self._viewport_height()
+        margin = int(self.MARGIN * height)
+        first = max(0, bisect_right(offsets, top - margin) - 1)
+        end = len(self._slots) if at_end else min(
+            len(self._slots), bisect_right(offsets, top + height + margin))
+        return first, max(end, first + 1)
+
+    # -- mounting and unmounting ------------------------------------------------------------
+
+    def _spacers(self) -> None:
+        offsets = self._positions()
+        if self._above is not None:
+            self._above.set_lines(offsets[self._first])
+        if self._below is not None:
+            self._below.set_lines(offsets[-1] - offsets[self._end])
+
+    async def _mount_window(self, first: int, end: int) -> None:
+        """Mount slots[first:end] and unmount the others."""
+        slots = self._slots
+        if not slots or self._above is None or self._below is None:
+            return
+        old_first, old_end = self._first, self._end
+        if end <= old_first or first >= old_end:  # no overlap: a jump
+            gone = [slot.view for slot in slots[old_first:old_end] if slot.view is not None]
+            for slot in slots[old_first:old_end]:
+                slot.view = None
+            self._first = self._end = first
+            old_first = old_end = first
+        else:
+            gone = []
+            for slot in [*slots[old_first:first], *slots[end:old_end]]:
+                if slot.view is not None:
+                    gone.append(slot.view)
+                    slot.view = None
+            old_first, old_end = max(old_first, first), min(old_end, end)
+        before = [slot for slot in slots[first:old_first]]
+        after = [slot for slot in slots[old_end:end]]
+        for slot in (*before, *after):
+            slot.view = slot.make()
+        self._first, self._end = first, end
+        with self.app.batch_update():
+            if gone:
+                await self.remove_children(gone)
+            if before:
+                await self.mount_all([slot.view for slot in before if slot.view is not None],
+                                     after=self._above)
+            if after:
+                await self.mount_all([slot.view for slot in after if slot.view is not None],
+                                     before=self._below)
+            self._spacers()
+        count("transcript.window")
+
+    def _schedule_window(self) -> None:
+        if self._refreshing:
+            self._again = True
+            return
+        self._refreshing = True
+        self.call_later(self._refresh_window)
+
+    async def _refresh_window(self) -> None:
+        """Mount what came near the viewport, unmount what went far: what is on screen at
+        once, the margin MOUNT_STEP messages a side at a time (the rest after the frame)."""
+        more = False
+        try:
+            self._again = False
+            if not self._slots or not self.is_mounted:
+                return
+            if self._pending is not None:  # a jump is being laid out: after it
+                more = True
+                return
+            width_changed = self._content_width() != self._width
+            self._measure_estimates()
+            if width_changed:
+                self._spacers()
+            offsets = self._positions()
+            count_ = len(self._slots)
+            top = self.scroll_y
+            height = self._viewport_height()
+            margin = int(self.MARGIN * height)
+            first, end = self._wanted(top, at_end=False)
+            keep_first = max(0, bisect_right(offsets, top - 3 * margin) - 1)
+            keep_end = min(count_, bisect_right(offsets, top + height + 3 * margin))
+            shown_first = min(max(0, bisect_right(offsets, top) - 1), count_ - 1)
+            shown_end = max(min(count_, bisect_right(offsets, top + height)), shown_first + 1)
+            step = self.MOUNT_STEP
+            if self._first < self._end and shown_end >= self._first and \
+                    shown_first <= self._end:
+                # What is on screen is mounted or next to it: grow (and trim) the window.
+                first = min(first, max(self._first, keep_first))
+                end = max(end, min(self._end, keep_end))
+                step_first = max(first, min(self._first, shown_first) - step)
+                step_end = min(end, max(self._end, shown_end) + step)
+            else:  # a jump: a new window around what is on screen
+                step_first = max(first, shown_first - step // 2)
+                step_end = min(end, shown_end + step // 2)
+            more = (step_first, step_end) != (first, end)
+            if (step_first, step_end) != (self._first, self._end):
+                self._set_anchor()
+                await self._mount_window(step_first, step_end)
+        finally:
+            self._refreshing = False
+            if more or self._again:
+                # Let the frame with what was mounted reach the screen before more.
+                self._refreshing = True
+                self.call_after_refresh(self._refresh_window)
+
+    def _window_short(self) -> bool:
+        """The viewport came near the edge of what is mounted, or went far from it."""
+        if not self._slots:
+            return False
+        offsets = self._positions()
+        top = self.scroll_y
+        height = self._viewport_height()
+        margin = self.MARGIN * height
+        if self._first > 0 and offsets[self._first] > top - margin / 2:
+            return True
+        if self._end < len(self._slots) and offsets[self._end] < top + height + margin / 2:
+            return True
+        return (offsets[self._first] < top - 4 * margin
+                or offsets[self._end] > top + height + 4 * margin)
+
+    # -- keeping the place ----------------------------------------------------------------
+
+    def _set_anchor(self) -> None:
+        """Note what is at the top of the viewport now, to keep it there."""
+        if not self.detached:
+            self._anchor = None
+            return
+        top = self.scroll_y
+        offsets = self._positions()
+        if self._slots and top < offsets[-1]:
+            index = max(0, bisect_right(offsets, top) - 1)
+            self._anchor = (index, round(offsets[index] - top))
+            return
+        # Among the messages added after the stored ones.
+        arranged = self._arranged
+        if arranged is None:
+            self._anchor = None
+            return
+        for placement in arranged.placements:
+            region = placement.region
+            if region.bottom > top and placement.widget not in (self._above, self._below):
+                self._anchor = (placement.widget, round(region.y - top))
+                return
+        self._anchor = None
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        # Here the layout has just placed the messages, and the compositor has not yet placed
+        # them on screen: heights are measured, and the scroll offset is set so that what was
+        # at the top of the viewport still is, in this same frame (as Textual's own anchor to
+        # the end does), so a wrong estimate never makes the text jump.
+        result = super().arrange(size, optimal)
+        if result is self._arranged or not self._slots or self._above is None:
+            self._arranged = result
+            return result
+        self._arranged = result
+        slots = self._slots
+        tops: dict[Widget, int] = {placement.widget: placement.region.y
+                                   for placement in result.placements}
+        if self._width == self._content_width():
+            changed = False
+            below_top = tops.get(self._below) if self._below is not None else None
+            for index in range(self._first, self._end):
+                view = slots[index].view
+                if view is None or view not in tops:
+                    continue
+                following = (slots[index + 1].view if index + 1 < self._end else self._below)
+                next_top = tops.get(following) if following is not None else below_top
+                if next_top is None:
+                    continue
+                height = next_top - tops[view]
+                if height > 0 and (height != slots[index].height or not slots[index].measured):
+                    changed = changed or height != slots[index].height
+                    slots[index].height = height
+                    slots[index].measured = True
+            if changed:
+                self._offsets = None
+        if self._pending is not None and self._pending in tops:
+            self._anchor = (self._pending, 0)
+            self._pending = None
+        anchor = self._anchor
+        if anchor is not None:
+            key, offset = anchor
+            view = key if isinstance(key, Widget) else slots[key].view
+            y = tops.get(view) if view is not None else None
+            if y is not None:
+                bottom = result.spatial_map.total_region.bottom
+                most = max(0, bottom - size.height)
+                scroll = float(max(0, min(most, y - offset)))
+                if scroll != self.scroll_y:
+                    self.set_reactive(Widget.scroll_y, scroll)
+                    self.set_reactive(Widget.scroll_target_y, scroll)
+                    self.vertical_scrollbar.position = scroll
+                    self.detached = scroll < most - 0.5
+        return result
 
     # -- following the stream --------------------------------------------------------------
 
@@ -142,15 +465,27 @@ class Transcript(VerticalScroll):
         changed = super()._size_updated(size, virtual_size, container_size, layout=False)
         if layout:
             repaint_scrollbar(self)
+        if self._slots and self._content_width() != self._width:
+            self._set_anchor()
+            self._schedule_window()
         return changed
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         self.detached = new < self.max_scroll_y - 0.5
-        if new != old:
-            self._load_earlier_at_top()
+        if new != old and self._slots and self._pending is None:
+            self._set_anchor()
+            if self._window_short():
+                self._schedule_window()
 
     def action_follow(self) -> None:
         """Jump to the end and follow new text again."""
+        self._anchor = None
         self.scroll_end(animate=False, immediate=True)
         self.detached = False
+        if self._slots and self._end < len(self._slots):
+            self._schedule_window()
+
+
+def _maker(view_for: Callable[[Any], Widget], row: Any) -> Callable[[], Widget]:
+    return lambda: view_for(row)

@@ -1,0 +1,224 @@
+"""A long stored conversation is virtual: only messages near the viewport are mounted, yet
+scrolling, Tab, search hits and the scrollbar behave as if all of them were."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tui_chat.app import make_app
+from tui_chat.config import load_settings
+from tui_chat.providers.scripted import ScriptedProvider
+from tui_chat.screens.chat import ChatScreen
+from tui_chat.store import ConversationStore
+from tui_chat.widgets.message_view import MessageView
+from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.transcript import Transcript
+
+SETTINGS = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="m", system="")
+
+PROSE = "Finished blocks are drawn once and kept, so a chunk costs what the chunk costs. " * 3
+
+
+def fill(store: ConversationStore, turns: int) -> int:
+    """Answers of very different heights, so the estimates are wrong in both directions."""
+    conversation = store.create_conversation(title="long one", model="m")
+    for i in range(turns):
+        store.add_message(conversation, "user", f"question {i}")
+        answer = store.start_answer(conversation, model="m")
+        if i % 3 == 0:
+            body = f"answer {i}\n\n```python\n" + "".join(f"x{n} = {n}\n" for n in range(12)) \
+                + "```"
+        elif i % 3 == 1:
+            body = f"answer {i}\n\n{PROSE}\n\n- one\n- two\n- three"
+        else:
+            body = f"answer {i}"
+        store.finish_answer(answer, body, "done")
+    return conversation
+
+
+async def until(pilot, condition: Callable[[], bool], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.02)
+
+
+def on_screen(screen: ChatScreen) -> list[MessageView]:
+    """The message views the viewport shows, top to bottom."""
+    viewport = screen.transcript.scrollable_content_region
+    shown = [view for view in screen.query(MessageView)
+             if view.region and view.region.overlaps(viewport)]
+    return sorted(shown, key=lambda view: view.region.y)
+
+
+def settled(screen: ChatScreen) -> Callable[[], bool]:
+    """The viewport is covered by mounted messages (no blank spacer in view)."""
+    def check() -> bool:
+        transcript = screen.transcript
+        viewport = transcript.scrollable_content_region
+        covered = sum(view.region.intersection(viewport).height + 1
+                      for view in on_screen(screen))
+        return covered >= viewport.height and not transcript._refreshing
+    return check
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """Filled once for the module (filling costs more than the tests): turns → file."""
+    folder = tmp_path_factory.mktemp("conversations")
+    files = {}
+    for turns in (25, 300):
+        files[turns] = folder / f"{turns}.db"
+        with ConversationStore(files[turns]) as store:
+            fill(store, turns)
+    return files
+
+
+@pytest.fixture
+def opened(databases: dict[int, Path], tmp_path: Path):
+    def open_app(turns: int):
+        path = tmp_path / "c.db"
+        shutil.copyfile(databases[turns], path)
+        store = ConversationStore(path)
+        conversation = store.list_conversations()[0].id
+        app = make_app(SETTINGS, ScriptedProvider(), store=store, conversation_id=conversation)
+        return app, store, conversation
+    return open_app
+
+
+async def test_a_long_conversation_mounts_only_a_window_and_shows_its_end(
+        opened) -> None:
+    app, store, conversation = opened(300)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        last_id = store.messages(conversation)[-1].id
+        await until(pilot, lambda: any(v.message_id == last_id for v in on_screen(screen)))
+        await until(pilot, settled(screen))
+        transcript = screen.transcript
+        assert transcript.stored == 600
+        assert len(screen.query(MessageView)) < 60  # of 600
+        assert on_screen(screen)[-1].message_id == last_id
+        assert transcript.scroll_y == transcript.max_scroll_y and not transcript.detached
+        # The scrollbar stands for the whole conversation, not the mounted part.
+        assert transcript.virtual_size.height > 600 * 2
+        assert len(screen.history) == 600  # the context still knows the whole conversation
+
+
+async def test_paging_to_the_top_shows_the_first_message_and_keeps_a_small_window(
+        opened) -> None:
+    app, store, conversation = opened(25)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 50 and settled(screen)())
+        first_id = store.messages(conversation)[0].id
+        most = 0
+        for _ in range(400):
+            if transcript.scroll_y == 0:
+                break
+            await pilot.press("pageup")
+            await until(pilot, settled(screen))
+            most = max(most, len(screen.query(MessageView)))
+        assert transcript.scroll_y == 0
+        top = on_screen(screen)[0]
+        assert top.message_id == first_id
+        assert top.region.y == transcript.scrollable_content_region.y
+        assert most < 35  # of 50: far messages were unmounted on the way
+        assert isinstance(app.focused, PromptInput)  # paging did not take the focus
+
+
+async def test_what_is_at_the_top_stays_put_while_messages_above_are_measured(
+        opened) -> None:
+    app, _store, _conversation = opened(300)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 600 and settled(screen)())
+        for _ in range(6):
+            await pilot.press("pageup")
+            await until(pilot, settled(screen))
+        top = on_screen(screen)[0]
+        where = top.region.y
+        # Scrolling by lines mounts messages above whose estimated heights were wrong:
+        # whatever is read keeps its place, moved only by the lines scrolled.
+        await pilot.press("shift+up")
+        await until(pilot, settled(screen))
+        await pilot.pause(0.1)
+        assert top.is_mounted and top.region.y == where + 3
+
+
+async def test_a_search_hit_in_the_middle_is_shown_at_the_top(opened) -> None:
+    app, store, conversation = opened(300)
+    target = store.messages(conversation)[301]
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await until(pilot, lambda: screen.transcript.stored == 600)
+        await screen.load_conversation(conversation, target.id)
+        await until(pilot, lambda: bool(on_screen(screen))
+                    and on_screen(screen)[0].message_id == target.id)
+        await until(pilot, settled(screen))
+        view = on_screen(screen)[0]
+        assert view.text == target.content
+        assert view.region.y == screen.transcript.scrollable_content_region.y
+        assert len(screen.query(MessageView)) < 60
+
+
+async def test_shift_tab_from_the_input_reaches_the_oldest_message_unmounted_until_then(
+        opened) -> None:
+    app, store, conversation = opened(300)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await until(pilot, lambda: screen.transcript.stored == 600 and settled(screen)())
+        first = store.messages(conversation)[0]
+        assert not any(v.message_id == first.id for v in screen.query(MessageView))
+        await pilot.press("shift+tab")
+        await until(pilot, lambda: isinstance(app.focused, MessageView)
+                    and app.focused.message_id == first.id and settled(screen)())
+        await until(pilot, lambda: on_screen(screen)[0].message_id == first.id)
+        await pilot.press("shift+tab")  # the next one, newer
+        assert isinstance(app.focused, MessageView)
+        assert app.focused.text == "answer 0\n\n```python\n" + "".join(
+            f"x{n} = {n}\n" for n in range(12)) + "```"
+        await pilot.press("tab", "tab")  # back past the oldest: the input
+        assert isinstance(app.focused, PromptInput)
+
+
+async def test_the_scrollbar_height_is_the_true_height_once_scrolled_through(
+        opened, monkeypatch: pytest.MonkeyPatch) -> None:
+    turns = 25
+    app, store, conversation = opened(turns)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 2 * turns and settled(screen)())
+        estimated = transcript.virtual_size.height
+        transcript.focus()
+        await pilot.press("home")
+        await until(pilot, lambda: transcript.scroll_y == 0 and settled(screen)())
+        while transcript.scroll_y < transcript.max_scroll_y:
+            await pilot.press("pagedown")
+            await until(pilot, settled(screen))
+        virtual = transcript.virtual_size.height
+    # The same conversation with every message mounted: its true height.
+    monkeypatch.setattr(Transcript, "MARGIN", 1000.0)
+    monkeypatch.setattr(Transcript, "MOUNT_STEP", 1000)
+    app = make_app(SETTINGS, ScriptedProvider(), store=store, conversation_id=conversation)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        await until(pilot, lambda: len(screen.query(MessageView)) == 2 * turns
+                    and settled(screen)())
+        await pilot.pause(0.1)
+        true = screen.transcript.virtual_size.height
+    assert abs(virtual - true) <= 0.03 * true, (virtual, true)
+    assert estimated != true  # the estimates alone were not exact: measuring corrected them
