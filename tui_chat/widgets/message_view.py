@@ -123,7 +123,10 @@ class MessageView(Widget):
         reasoning: str = "",
         reasoning_mode: ReasoningMode = "folded",
     ) -> None:
-        super().__init__(id=id, classes=f"-{role}")
+        # Both classes at once: add_class on a view not yet mounted applies the whole
+        # stylesheet to it there and then (then again when mounted), a third of the cost of
+        # mounting a stored message as a long conversation scrolls by.
+        super().__init__(id=id, classes=f"-{role} -{status}")
         self.role = role
         self.message_id = message_id
         """The stored message this view shows, when it is stored."""
@@ -177,7 +180,6 @@ class MessageView(Widget):
         self._paint_style: Style | None = None
         """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
-        self.add_class(f"-{status}")
 
     @classmethod
     def from_stored(cls, row: StoredMessage, style: RenderStyle,

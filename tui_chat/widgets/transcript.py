@@ -13,6 +13,7 @@ after the stored ones and stay mounted.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
@@ -145,6 +146,10 @@ class Transcript(VerticalScroll):
         await self.clear()
         self._estimate = estimate
         self._slots = [_Slot(row, _maker(view_for, row)) for row in rows]
+        # The rows live as long as the conversation is open: out of the collector's sight
+        # (as the app does with what it holds once started), a full collection does not scan
+        # them again and again while the person scrolls (measured: 280-370 ms for 2,000).
+        gc.freeze()
         self._width = -1
         self._above, self._below = TranscriptSpacer("above"), TranscriptSpacer("below")
         await self.mount_all([self._above, self._below])
@@ -477,6 +482,12 @@ class Transcript(VerticalScroll):
             self._set_anchor()
             if self._window_short():
                 self._schedule_window()
+
+    def action_scroll_home(self) -> None:
+        """Home: the start of the conversation, at once (an animation would pass through
+        every message between, mounting each on the way)."""
+        self._anchor = None
+        self.scroll_home(animate=False, immediate=True)
 
     def action_follow(self) -> None:
         """Jump to the end and follow new text again."""
