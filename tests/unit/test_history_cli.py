@@ -76,8 +76,10 @@ def assert_one_error_line(err: io.StringIO, *words: str) -> None:
 def without_ids(export: dict) -> dict:
     copy = json.loads(json.dumps(export))
     del copy["conversation"]["id"]
+    index = {message["id"]: number for number, message in enumerate(copy["messages"])}
     for message in copy["messages"]:
         del message["id"]
+        message["parent_id"] = index.get(message["parent_id"])  # by place, not by id
     return copy
 
 

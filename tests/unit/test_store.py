@@ -499,15 +499,17 @@ class TestSearch:
         assert hit.snippet == "今天天气很好，我们去公园散步吧。"
         assert hit.highlights == ((2, 6),)
 
-    def test_previous_versions_are_not_found(self, store: ConversationStore) -> None:
+    def test_previous_versions_are_found_after_the_shown_one(
+        self, store: ConversationStore
+    ) -> None:
         cid = store.create_conversation()
         old = store.start_answer(cid, model="m")
         store.finish_answer(old, "first draft about walruses", "done")
         new = store.start_answer(cid, model="m", replaces=old)
         store.finish_answer(new, "second draft about walruses", "done")
 
-        assert [h.message_id for h in store.search("walruses")] == [new]
-        assert store.search("first draft") == []
+        assert [h.message_id for h in store.search("walruses")] == [new, old]
+        assert [h.message_id for h in store.search("first draft")] == [old]
 
     def test_partial_answers_are_searchable(self, store: ConversationStore) -> None:
         cid = store.create_conversation()
@@ -535,7 +537,7 @@ class TestSearch:
         assert [h.message_id for h in store.search("ab")] == [answer]
         retry = store.start_answer(cid, model="m", replaces=answer)
         store.save_partial(retry, "narwhals again")
-        assert [h.message_id for h in store.search("narwhal")] == [retry]
+        assert [h.message_id for h in store.search("narwhal")] == [retry, answer]
         store.finish_answer(retry, "narwhals, finally", "done")
         store.delete(cid)
         assert store.search("narwhal") == []
@@ -613,9 +615,13 @@ class TestExport:
         assert len(exported["messages"]) == 5
         for data in (exported, again):
             data["conversation"].pop("id")
+            index = {message["id"]: number for number, message in enumerate(data["messages"])}
             for message in data["messages"]:
                 message.pop("id")
+                # Each message still follows the same one, by its place in the export.
+                message["parent_id"] = index.get(message["parent_id"])
         assert again == exported
+        assert [m["parent_id"] for m in exported["messages"]] == [None, 0, 0, 2, 3]
         assert [m.content for m in store.messages(copy)] == [
             m.content for m in store.messages(cid)]
 
@@ -635,7 +641,7 @@ class TestExport:
             "id", "position", "version", "is_current", "role", "content", "status", "model",
             "created_at", "updated_at", "ttft", "total_time", "prompt_tokens",
             "completion_tokens", "tokens_estimated", "error", "reasoning", "thinking_time",
-            "reasoning_tokens"}
+            "reasoning_tokens", "parent_id", "chosen", "finish_reason"}
 
     def test_import_makes_text_safe_and_ends_streams(self, store: ConversationStore) -> None:
         exported = store.export_json(self.make_conversation(store))

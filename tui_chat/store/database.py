@@ -108,9 +108,11 @@ class StoredMessage:
     position: int
     """Slot in the conversation; every version of one answer shares it."""
     version: int
-    """1 for the first answer in a slot, then 2, 3, … for each retry."""
+    """Numbers the rows at one position, whatever their branch: 1, then 2, 3, … for each
+    retry or edit (which of its alternatives a row is: `version_numbers`)."""
     is_current: bool
-    """False for an earlier version that a retry replaced."""
+    """On the path shown: False for an earlier version that a retry replaced, and for the
+    messages of a branch not shown."""
     role: MessageRole
     content: str
     status: StoredStatus
@@ -129,6 +131,18 @@ class StoredMessage:
     reasoning_tokens: int | None = None
     attachments: tuple[Attachment, ...] = ()
     """Files attached to a user message, in the order they were attached."""
+    parent_id: int | None = None
+    """The message this one follows (None for the first). Alternatives (retries of an
+    answer, edits of a question) share their parent."""
+    chosen: bool = True
+    """The alternative its parent shows, when the parent is shown."""
+    finish_reason: str | None = None
+    """How the server said the answer ended ("stop", "length", ...); None when unknown (it
+    broke off, was stopped, or predates the column). "length": cut at max tokens."""
+
+    @property
+    def cut_at_max_tokens(self) -> bool:
+        return self.role == "assistant" and self.finish_reason == "length"
 
     def to_message(self) -> Message | None:
         """The turn as sent to a model, or None for an error row (never sent)."""
@@ -155,7 +169,8 @@ class SearchHit:
 _MESSAGE_COLUMNS = (
     "id, conversation_id, position, version, is_current, role, content, status, model,"
     " created_at, updated_at, ttft, total_time, prompt_tokens, completion_tokens,"
-    " tokens_estimated, error, reasoning, thinking_time, reasoning_tokens"
+    " tokens_estimated, error, reasoning, thinking_time, reasoning_tokens, parent_id, chosen,"
+    " finish_reason"
 )
 _CONVERSATION_COLUMNS = (
     "c.id, c.title, c.model, c.system_prompt, c.created_at, c.updated_at,"
@@ -184,6 +199,10 @@ _EXPORTED_MESSAGE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "reasoning": ((str,), True),
     "thinking_time": ((int, float), True),
     "reasoning_tokens": ((int,), True),
+    # Since schema 6; optional on import. `parent_id` is an exported `id`, renumbered on import.
+    "parent_id": ((int,), True),
+    "chosen": ((bool,), True),
+    "finish_reason": ((str,), True),
 }
 
 
@@ -366,16 +385,59 @@ class ConversationStore:
         _check(status, _STATUSES, "status")
         now = self._now()
         with self._write() as db:
-            position = self._next_position(db, conversation_id)
+            parent, position = self._tail(db, conversation_id)
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, position, role, content, status, model,"
-                " created_at, updated_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, position, role, content, status, model, now, now, error),
+                "INSERT INTO messages (conversation_id, position, version, parent_id, role,"
+                " content, status, model, created_at, updated_at, error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, position, self._next_version(db, conversation_id, position),
+                 parent, role, content, status, model, now, now, error),
             )
             message_id = _last_id(cursor)
             _link_files(db, message_id, attachments)
             self._touch(db, conversation_id, now)
         return message_id
+
+    def edit_message(self, message_id: int, content: str, *, model: str = "",
+                     attachments: Sequence[Attachment] | None = None) -> int:
+        """Branch the conversation at a sent question: a new version of it with `content`,
+        shown from now on in its place, with nothing after it yet (the answer to it comes
+        next). What followed the old text stays, as an earlier branch (`set_current_version`
+        shows it again). The new version carries `attachments`, or (None) the old one's.
+        Returns the new message's id.
+
+        Raises:
+            NotFound: No user message has that id.
+        """
+        now = self._now()
+        with self._write() as db:
+            row = db.execute(
+                "SELECT conversation_id, position, parent_id, is_current FROM messages"
+                " WHERE id = ? AND role = 'user'", (message_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no question {message_id}")
+            conversation_id, position, parent, shown = row
+            if shown:  # the old text and everything after it leave the path shown
+                db.execute("UPDATE messages SET is_current = 0 WHERE conversation_id = ?"
+                           " AND is_current = 1 AND position >= ?", (conversation_id, position))
+            db.execute("UPDATE messages SET chosen = 0 WHERE conversation_id = ?"
+                       " AND position = ? AND parent_id IS ?", (conversation_id, position, parent))
+            cursor = db.execute(
+                "INSERT INTO messages (conversation_id, position, version, parent_id, is_current,"
+                " role, content, status, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'user', ?, 'done', ?, ?, ?)",
+                (conversation_id, position, self._next_version(db, conversation_id, position),
+                 parent, shown, content, model, now, now),
+            )
+            edited = _last_id(cursor)
+            if attachments is None:
+                db.execute("INSERT INTO message_files (message_id, ordinal, sha256, name)"
+                           " SELECT ?, ordinal, sha256, name FROM message_files"
+                           " WHERE message_id = ?", (edited, message_id))
+            else:
+                _link_files(db, edited, attachments)
+            self._touch(db, conversation_id, now)
+        return edited
 
     def stored_file_count(self) -> int:
         """How many distinct files the database holds (each once, however often attached)."""
@@ -397,33 +459,57 @@ class ConversationStore:
         """
         now = self._now()
         with self._write() as db:
+            shown = True
             if replaces is None:
-                position, version = self._next_position(db, conversation_id), 1
+                parent, position = self._tail(db, conversation_id)
             else:
                 row = db.execute(
-                    "SELECT position FROM messages WHERE id = ? AND conversation_id = ?"
+                    "SELECT position, parent_id FROM messages WHERE id = ? AND conversation_id = ?"
                     " AND role IN ('assistant', 'error')",
                     (replaces, conversation_id),
                 ).fetchone()
                 if row is None:
                     raise NotFound(f"no answer {replaces} in conversation {conversation_id}")
-                position = row[0]
-                (version,) = db.execute(
-                    "SELECT max(version) + 1 FROM messages"
-                    " WHERE conversation_id = ? AND position = ?",
-                    (conversation_id, position),
-                ).fetchone()
-                db.execute(
-                    "UPDATE messages SET is_current = 0 WHERE conversation_id = ? AND position = ?",
-                    (conversation_id, position),
-                )
+                position, parent = row
+                siblings = ("conversation_id = ? AND position = ? AND parent_id IS ?",
+                            (conversation_id, position, parent))
+                shown = bool(db.execute(f"SELECT count(*) FROM messages WHERE {siblings[0]}"
+                                        " AND is_current = 1", siblings[1]).fetchone()[0])
+                db.execute(f"UPDATE messages SET is_current = 0, chosen = 0 WHERE {siblings[0]}",
+                           siblings[1])
             cursor = db.execute(
-                "INSERT INTO messages (conversation_id, position, version, role, status, model,"
-                " created_at, updated_at) VALUES (?, ?, ?, 'assistant', 'streaming', ?, ?, ?)",
-                (conversation_id, position, version, model, now, now),
+                "INSERT INTO messages (conversation_id, position, version, parent_id, is_current,"
+                " role, status, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 'assistant', 'streaming', ?, ?, ?)",
+                (conversation_id, position, self._next_version(db, conversation_id, position),
+                 parent, shown, model, now, now),
             )
+            answer = _last_id(cursor)
+            if replaces is not None:
+                # An answer's versions share what follows it: it now follows the new one.
+                db.execute(
+                    f"UPDATE messages SET parent_id = ? WHERE parent_id IN (SELECT id FROM"
+                    f" messages WHERE {siblings[0]} AND id != ?)",
+                    (answer, *siblings[1], answer))
             self._touch(db, conversation_id, now)
-        return _last_id(cursor)
+        return answer
+
+    def resume_answer(self, message_id: int) -> None:
+        """Make an ended answer 'streaming' again, to continue it in place (an answer cut at
+        max tokens, interrupted or cancelled): its text grows through `save_partial` and it
+        ends again with `finish_answer`. Its error and finish reason are cleared.
+
+        Raises:
+            NotFound: No answer has that id.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE messages SET status = 'streaming', error = NULL, finish_reason = NULL,"
+                " updated_at = ? WHERE id = ? AND role = 'assistant' RETURNING conversation_id",
+                (self._now(), message_id))
+            rows = cursor.fetchall()
+            if not rows:
+                raise NotFound(f"no answer {message_id}")
 
     def save_partial(self, message_id: int, content: str, reasoning: str | None = None) -> bool:
         """Save the text of an answer still streaming (the app does so twice a second), and
@@ -450,8 +536,10 @@ class ConversationStore:
         metrics: Metrics | None = None,
         error: str | None = None,
         reasoning: str = "",
+        finish_reason: str | None = None,
     ) -> None:
-        """Save an answer's final text and reasoning, how it ended, its figures and any error.
+        """Save an answer's final text and reasoning, how it ended (and the server's finish
+        reason, if it gave one), its figures and any error.
 
         Raises:
             NotFound: No message has that id.
@@ -474,9 +562,9 @@ class ConversationStore:
                 "UPDATE messages SET content = ?, status = ?, updated_at = ?, ttft = ?,"
                 " total_time = ?, prompt_tokens = ?, completion_tokens = ?,"
                 " tokens_estimated = ?, error = ?, reasoning = ?, thinking_time = ?,"
-                " reasoning_tokens = ? WHERE id = ? RETURNING conversation_id",
+                " reasoning_tokens = ?, finish_reason = ? WHERE id = ? RETURNING conversation_id",
                 (content, status, now, *figures, estimated, error, reasoning, *thinking,
-                 message_id),
+                 finish_reason, message_id),
             )
             rows = cursor.fetchall()  # finishes the statement before COMMIT
             if not rows:
@@ -509,11 +597,13 @@ class ConversationStore:
         return self._with_files([_message(row) for row in rows])
 
     def answer_versions(self, message_id: int) -> list[StoredMessage]:
-        """Every version of the answer in this message's slot, oldest first ([] if unknown)."""
+        """Every version of this message, oldest first ([] if unknown): the retries of an
+        answer, or the edits of a question (each the start of its own branch)."""
         rows = self._read(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE (conversation_id, position) ="
-            " (SELECT conversation_id, position FROM messages WHERE id = ?) ORDER BY version",
-            (message_id,),
+            " (SELECT conversation_id, position FROM messages WHERE id = ?)"
+            " AND parent_id IS (SELECT parent_id FROM messages WHERE id = ?) ORDER BY version",
+            (message_id, message_id),
         )
         return self._with_files([_message(row) for row in rows])
 
@@ -550,28 +640,65 @@ class ConversationStore:
         return list(dict.fromkeys(row[0] for row in rows))[:limit]
 
     def set_current_version(self, message_id: int) -> None:
-        """Show this version of its answer from now on: in the transcript, in what is sent to
-        the model, in the Markdown export. The other versions stay. Raises NotFound."""
+        """Show this message from now on: in the transcript, in what is sent to the model, in
+        the Markdown export. The other versions stay. A version of an answer takes the place
+        of the one shown, and what followed stays; a version of a question shows its own
+        branch (what followed it when it was last shown). A message in a branch not shown
+        (a search hit) brings its whole branch. Raises NotFound."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT conversation_id, position FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"no message {message_id}")
-            # Two statements: the one-current-row index is checked row by row.
-            db.execute(
-                "UPDATE messages SET is_current = 0 WHERE conversation_id = ? AND position = ?",
-                row,
-            )
-            db.execute("UPDATE messages SET is_current = 1 WHERE id = ?", (message_id,))
+            chain = []
+            node: int | None = message_id
+            while node is not None:
+                row = db.execute("SELECT parent_id, is_current FROM messages WHERE id = ?",
+                                 (node,)).fetchone()
+                if row is None:
+                    raise NotFound(f"no message {message_id}")
+                if row[1]:
+                    break
+                chain.append(node)
+                node = row[0]
+            for node in reversed(chain):  # from the first message not shown down
+                self._show_alternative(db, node)
+
+    @staticmethod
+    def _show_alternative(db: sqlite3.Connection, message_id: int) -> None:
+        """Put a message whose parent is shown (or that has none) on the path shown."""
+        (conversation_id, position, parent, current, role) = db.execute(
+            "SELECT conversation_id, position, parent_id, is_current, role FROM messages"
+            " WHERE id = ?", (message_id,)).fetchone()
+        if current:
+            return
+        siblings = ("conversation_id = ? AND position = ? AND parent_id IS ?",
+                    (conversation_id, position, parent))
+        shown = db.execute(f"SELECT id FROM messages WHERE {siblings[0]} AND is_current = 1",
+                           siblings[1]).fetchone()
+        # Row by row, in this order: the one-current-row index is checked at each statement.
+        if shown is not None and role in _ANSWER_ROLES:
+            db.execute("UPDATE messages SET is_current = 0, chosen = 0 WHERE id = ?", shown)
+            db.execute("UPDATE messages SET parent_id = ? WHERE parent_id = ?",
+                       (message_id, shown[0]))
+            db.execute("UPDATE messages SET is_current = 1, chosen = 1 WHERE id = ?",
+                       (message_id,))
+            return
+        if shown is not None:
+            db.execute("UPDATE messages SET is_current = 0 WHERE conversation_id = ?"
+                       " AND is_current = 1 AND position >= ?", (conversation_id, position))
+        db.execute(f"UPDATE messages SET chosen = 0 WHERE {siblings[0]}", siblings[1])
+        node: int | None = message_id
+        while node is not None:  # down the branch, by the alternatives last shown
+            db.execute("UPDATE messages SET is_current = 1, chosen = 1 WHERE id = ?", (node,))
+            child = db.execute("SELECT id FROM messages WHERE parent_id = ?"
+                               " ORDER BY chosen DESC, version DESC LIMIT 1", (node,)).fetchone()
+            node = child[0] if child else None
 
     def version_numbers(self, conversation_id: int) -> dict[int, tuple[int, int]]:
-        """For each current message with earlier or later versions: its message id ->
-        (which version it is, counting from 1, how many there are)."""
+        """For each current message with other versions (retries of an answer, edits of a
+        question): its message id -> (which version it is, counting from 1, how many)."""
         rows = self._read(
             "SELECT c.id, sum(o.version <= c.version), count(*)"
             " FROM messages c JOIN messages o"
             " ON o.conversation_id = c.conversation_id AND o.position = c.position"
+            " AND o.parent_id IS c.parent_id"
             " WHERE c.conversation_id = ? AND c.is_current = 1 GROUP BY c.id",
             (conversation_id,),
         )
@@ -580,7 +707,8 @@ class ConversationStore:
     # Search
 
     def search(self, query: str, limit: int = 50) -> list[SearchHit]:
-        """Find conversations whose title, or current messages whose text, hold every word.
+        """Find conversations whose title, or messages whose text, hold every word: messages
+        of every branch and version, not only those shown (opening one shows its branch).
 
         Words are matched as literal, case-insensitive substrings, so any typed text is a valid
         query (FTS operators and quotes are taken literally) and Chinese or Japanese text needs
@@ -606,7 +734,7 @@ class ConversationStore:
         if limit <= 0:
             return []
         rows = self._read(
-            f"{_MESSAGE_HITS} WHERE m.status = 'streaming' AND m.is_current = 1"
+            f"{_MESSAGE_HITS} WHERE m.status = 'streaming'"
             " ORDER BY m.id DESC", ())
         folded = [term.casefold() for term in terms]
         return [row for row in rows
@@ -625,7 +753,7 @@ class ConversationStore:
         else:
             select = _MESSAGE_HITS
             index, join, text = "message_search", "m.id = message_search.rowid", "m.content"
-            where = ["m.is_current = 1", "m.status != 'streaming'"]
+            where = ["m.status != 'streaming'"]
         params: list[object] = []
         if indexed:
             select += f" JOIN {index} ON {join}"
@@ -635,7 +763,8 @@ class ConversationStore:
         for term in scanned:
             where.append(f"instr(lower({text}), lower(?)) > 0")
             params.append(term)
-        order = f"{index}.rank, " if indexed else ""
+        order = "m.is_current DESC, " if kind == "message" else ""  # the path shown first
+        order += f"{index}.rank, " if indexed else ""
         newest = "m.id" if kind == "message" else "c.updated_at"
         sql = f"{select} WHERE {' AND '.join(where)} ORDER BY {order}{newest} DESC LIMIT ?"
         return self._read(sql, (*params, limit))
@@ -693,7 +822,9 @@ class ConversationStore:
         Raises:
             BadExport: `data` is not a version-1 tui-chat conversation export.
         """
-        conversation, rows, attached = _validated_export(data)
+        conversation, rows, attached, old_ids = _validated_export(data)
+        linked = any(isinstance(m, dict) and "parent_id" in m for m in data["messages"])
+        parent_at = list(_EXPORTED_MESSAGE_FIELDS).index("parent_id")
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, created_at, updated_at,"
@@ -705,9 +836,27 @@ class ConversationStore:
             insert = (f"INSERT INTO messages (conversation_id, {names})"
                       f" VALUES (?{', ?' * len(_EXPORTED_MESSAGE_FIELDS)})")
             try:
-                for row, files in zip(rows, attached, strict=True):
-                    message_id = _last_id(db.execute(insert, (new_id, *row)))
-                    _link_files(db, message_id, files)
+                new_ids: dict[int, tuple[int, int]] = {}  # exported id -> (new id, position)
+                added = []
+                for old_id, row, files in zip(old_ids, rows, attached, strict=True):
+                    row_id = _last_id(db.execute(insert, (new_id, *row)))
+                    _link_files(db, row_id, files)
+                    added.append(row_id)
+                    if old_id is not None:
+                        new_ids[old_id] = (row_id, row[0])
+                for row_id, row in zip(added, rows, strict=True):
+                    parent = new_ids.get(row[parent_at]) if row[parent_at] is not None else None
+                    if row[parent_at] is not None and (parent is None or parent[1] >= row[0]):
+                        raise BadExport(f"a message follows message {row[parent_at]}, which is "
+                                        "not an earlier message of the export")
+                    db.execute("UPDATE messages SET parent_id = ? WHERE id = ?",
+                               (parent[0] if parent else None, row_id))
+                if not linked:  # an export from before branches: as migration 6 links them
+                    db.execute(
+                        "UPDATE messages SET parent_id = (SELECT p.id FROM messages p"
+                        " WHERE p.conversation_id = messages.conversation_id AND p.is_current = 1"
+                        " AND p.position < messages.position ORDER BY p.position DESC LIMIT 1)"
+                        " WHERE conversation_id = ?", (new_id,))
             except sqlite3.IntegrityError as error:
                 raise BadExport(f"inconsistent messages in the export: {error}") from error
         return new_id
@@ -769,15 +918,27 @@ class ConversationStore:
             return self._connection.execute(sql, params).fetchall()
 
     @staticmethod
-    def _next_position(db: sqlite3.Connection, conversation_id: int) -> int:
+    def _tail(db: sqlite3.Connection, conversation_id: int) -> tuple[int | None, int]:
+        """The last message shown (None in an empty conversation) and the position after it:
+        where a new message goes."""
         row = db.execute(
-            "SELECT (SELECT coalesce(max(position), 0) + 1 FROM messages"
-            " WHERE conversation_id = ?) FROM conversations WHERE id = ?",
+            "SELECT (SELECT id FROM messages WHERE conversation_id = ? AND is_current = 1"
+            " ORDER BY position DESC LIMIT 1) FROM conversations WHERE id = ?",
             (conversation_id, conversation_id),
         ).fetchone()
         if row is None:
             raise NotFound(f"no conversation {conversation_id}")
-        return int(row[0])
+        if row[0] is None:
+            return None, 1
+        (position,) = db.execute("SELECT position FROM messages WHERE id = ?", row).fetchone()
+        return int(row[0]), int(position) + 1
+
+    @staticmethod
+    def _next_version(db: sqlite3.Connection, conversation_id: int, position: int) -> int:
+        (version,) = db.execute(
+            "SELECT coalesce(max(version), 0) + 1 FROM messages"
+            " WHERE conversation_id = ? AND position = ?", (conversation_id, position)).fetchone()
+        return int(version)
 
     @staticmethod
     def _touch(db: sqlite3.Connection, conversation_id: int, now: str) -> None:
@@ -879,12 +1040,13 @@ def _conversation(row: tuple[Any, ...]) -> ConversationSummary:
 def _message(row: tuple[Any, ...]) -> StoredMessage:
     (mid, cid, position, version, current, role, content, status, model, created_at,
      updated_at, ttft, total_time, prompt_tokens, completion_tokens, estimated, error,
-     reasoning, thinking_time, reasoning_tokens) = row
+     reasoning, thinking_time, reasoning_tokens, parent_id, chosen, finish_reason) = row
     return StoredMessage(
         mid, cid, position, version, bool(current), role, content, status, model,
         datetime.fromisoformat(created_at), datetime.fromisoformat(updated_at),
         ttft, total_time, prompt_tokens, completion_tokens, bool(estimated), error,
-        reasoning, thinking_time, reasoning_tokens,
+        reasoning, thinking_time, reasoning_tokens, parent_id=parent_id, chosen=bool(chosen),
+        finish_reason=finish_reason,
     )
 
 
@@ -908,9 +1070,10 @@ def _snippet(text: str, pattern: re.Pattern[str]) -> tuple[str, tuple[tuple[int,
 
 def _validated_export(
     data: Any,
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[list[Attachment]]]:
-    """Check an export and return the conversation row, the message rows to insert and each
-    message's attached files."""
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], list[list[Attachment]],
+           list[int | None]]:
+    """Check an export and return the conversation row, the message rows to insert, each
+    message's attached files and its exported id (which `parent_id` refers to)."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise BadExport("not a tui-chat conversation export")
     if data.get("version") != EXPORT_VERSION:
@@ -930,6 +1093,7 @@ def _validated_export(
     files = _imported_files(data.get("files"))
     rows = []
     attached: list[list[Attachment]] = []
+    old_ids: list[int | None] = []
     for number, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadExport(f"messages[{number}] must be an object")
@@ -945,6 +1109,15 @@ def _validated_export(
             raise BadExport(f"messages[{number}] has an unknown role or status")
         if fields["status"] == "streaming":
             fields["status"] = "interrupted"
+        if fields["chosen"] is None:
+            fields["chosen"] = fields["is_current"]
+        old_id = message.get("id")
+        if fields["parent_id"] is not None and not (isinstance(old_id, int)
+                                                    and not isinstance(old_id, bool)):
+            raise BadExport(f"messages[{number}].id must be a whole number")
+        old_ids.append(old_id if isinstance(old_id, int) else None)
+        if isinstance(fields["finish_reason"], str):
+            fields["finish_reason"] = sanitize_line(fields["finish_reason"])
         fields["content"] = sanitize(fields["content"])
         fields["reasoning"] = sanitize(fields["reasoning"] or "")
         if fields["error"] is not None:
@@ -953,7 +1126,7 @@ def _validated_export(
             fields[name] = _imported_time(fields[name], f"messages[{number}].{name}")
         rows.append(tuple(fields.values()))
         attached.append(_imported_links(message.get("attachments"), files, number))
-    return tuple(head), rows, attached
+    return tuple(head), rows, attached, old_ids
 
 
 def _imported_files(files: Any) -> dict[str, tuple[str, bytes, int | None, int | None]]:

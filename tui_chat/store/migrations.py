@@ -241,9 +241,38 @@ _ATTACHMENTS = Migration(
     ),
 )
 
+# Editing a sent message branches the conversation: the edited text starts a new line of
+# turns and what followed the old text stays, as an earlier branch. So every message names the
+# one it follows (`parent_id`), and `chosen` says which of a message's alternatives its parent
+# shows. `is_current` keeps its meaning: on the path shown (one row per position), so every
+# reader of "current rows by position" stays right. The alternatives of an answer (retries)
+# share what follows them: it hangs off whichever version is chosen. Before this step every
+# row followed the current row before it, and only current rows had followers.
+# `finish_reason` is the server's word on how a finished answer ended: "length" marks an
+# answer cut at max tokens, which can be continued.
+_BRANCHES = Migration(
+    7,
+    "branches (each message follows a parent), and why an answer ended",
+    (
+        "ALTER TABLE messages ADD COLUMN parent_id INTEGER",
+        "ALTER TABLE messages ADD COLUMN chosen INTEGER NOT NULL DEFAULT 1"
+        " CHECK (chosen IN (0, 1))",
+        "ALTER TABLE messages ADD COLUMN finish_reason TEXT",
+        "UPDATE messages SET chosen = is_current",
+        """
+        UPDATE messages SET parent_id = (
+            SELECT p.id FROM messages p
+            WHERE p.conversation_id = messages.conversation_id AND p.is_current = 1
+              AND p.position < messages.position
+            ORDER BY p.position DESC LIMIT 1)
+        """,
+        "CREATE INDEX messages_by_parent ON messages (parent_id)",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _INITIAL_SCHEMA, _FULL_TEXT_SEARCH, _INDEX_ENDED_ANSWERS, _CONVERSATION_PARAMETERS,
-    _REASONING, _ATTACHMENTS,
+    _REASONING, _ATTACHMENTS, _BRANCHES,
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
