@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -186,6 +186,35 @@ class Reply:
     "think" (`<think>...</think>` in the content) or "think_no_open" (no opening tag)."""
     reasoning_with_answer: bool = False
     """Send the last reasoning chunk and the first answer chunk in one delta."""
+    obey_max_tokens: bool = False
+    """Cut the answer at the request's `max_tokens` (a chunk counts as a token) and end it
+    with finish_reason "length", as a server does when the answer reaches its limit."""
+    continues: str | None = None
+    """Continuation mode: the whole answer that a partial answer is the start of. The server
+    finds the partial answer in the request (a trailing assistant message, or the last
+    assistant message when a user message asking to go on follows it) and answers with the
+    rest of `continues` after it (all of it if the partial is not its start)."""
+    repeat_tail: int = 0
+    """Continuation mode: first repeat this many characters of the partial answer's end, as
+    models asked to go on often do."""
+
+    def for_request(self, messages: Sequence[Any], max_tokens: Any, default_text: str,
+                    default_chunk_size: int | None) -> Reply:
+        """This reply made concrete for a request: its continuation and length cut applied."""
+        reply = self
+        if reply.continues is not None:
+            assistant = [m for m in messages if isinstance(m, dict)
+                         and m.get("role") == "assistant"]
+            partial = str(assistant[-1].get("content") or "") if assistant else ""
+            rest = (reply.continues[len(partial):] if reply.continues.startswith(partial)
+                    else reply.continues)
+            tail = partial[len(partial) - reply.repeat_tail:] if reply.repeat_tail else ""
+            reply = replace(reply, text=tail + rest, chunks=None, continues=None)
+        if reply.obey_max_tokens and isinstance(max_tokens, int) and max_tokens > 0:
+            pieces = reply.pieces(default_text, default_chunk_size)
+            if len(pieces) > max_tokens:
+                reply = replace(reply, chunks=pieces[:max_tokens], finish_reason="length")
+        return reply
 
     def deltas(self, pieces: list[str]) -> list[tuple[dict[str, Any], str | None]]:
         """Each delta to send, with the content it adds to the answer (None: none)."""
@@ -682,6 +711,8 @@ class FakeOpenAI:
         if seen and reply.text is None and reply.chunks is None:
             described = "; ".join(image.describe() for image in seen)
             reply = dataclasses.replace(reply, text=f"I see {len(seen)} image(s): {described}.")
+        reply = reply.for_request(request.messages, request.body.get("max_tokens"), self.text,
+                                  self.chunk_size)
         request.reply = reply
         if not await connection.sleep(reply.delay):
             return False

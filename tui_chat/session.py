@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from tui_chat.continuation import OverlapTrimmer
 from tui_chat.models import (
     Delta,
     Finished,
@@ -84,6 +85,8 @@ class Exchange:
         clock: Monotonic clock (tests inject their own).
         sleep: How to wait between retries (tests inject their own).
         on_retry: Called when a retry is scheduled, so the UI can show a countdown.
+        continues: The partial answer this request continues (see continuation.py): a start
+            of the answer that repeats its end is dropped, and `parts` hold only what is new.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Exchange:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_retry: Callable[[RetryPending | None], None] | None = None,
         rng: random.Random | None = None,
+        continues: str | None = None,
     ) -> None:
         self._provider = provider
         self.messages = tuple(messages)
@@ -106,6 +110,8 @@ class Exchange:
         self._sleep = sleep
         self._on_retry = on_retry
         self._rng = rng or random.Random()
+        self.continues = continues
+        self._trimmer = OverlapTrimmer(continues) if continues is not None else None
         self._held: list[str] = []
         self._held_reasoning: list[str] = []
         self._held_retract = False
@@ -250,18 +256,11 @@ class Exchange:
                 async for event in events:
                     match event:
                         case Delta(text=raw, chunks=chunks):
+                            if self._trimmer is not None:
+                                raw = self._trimmer.feed(raw)
                             if not raw:
                                 continue
-                            # Kept as the model sent it (stored and relayed verbatim); it is
-                            # made terminal-safe where it becomes cells (render/document.py).
-                            now_clock = self._clock()
-                            if self.metrics.first_token_at is None:
-                                self.metrics.first_token_at = now_clock
-                            if self.metrics.first_answer_at is None:
-                                self.metrics.first_answer_at = now_clock
-                            self.parts.append(raw)
-                            self._held.append(raw)
-                            self._arrived(raw, chunks, arrived)
+                            self._answer_arrived(raw, chunks, arrived)
                         case ReasoningDelta(text=raw, chunks=chunks, retracts_answer=retract):
                             if retract:
                                 self._retract_answer()
@@ -292,12 +291,26 @@ class Exchange:
                         case Finished(reason=reason):
                             self.finish_reason = reason
         finally:
+            if self._trimmer is not None and (rest := self._trimmer.finish()):
+                self._answer_arrived(rest, 1, arrived)
             self.metrics.ended_at = self._clock()
             if not self.params.stream:  # one chunk holds the whole answer
                 reasoning = round(sum(map(len, self.reasoning_parts)) / 4)
                 self.metrics.reasoning_tokens = reasoning
                 self.metrics.estimated_tokens = max(
                     1, reasoning + round(sum(map(len, self.parts)) / 4))
+
+    def _answer_arrived(self, raw: str, chunks: int, arrived: asyncio.Event) -> None:
+        # Kept as the model sent it (stored and relayed verbatim); it is made terminal-safe
+        # where it becomes cells (render/document.py).
+        now_clock = self._clock()
+        if self.metrics.first_token_at is None:
+            self.metrics.first_token_at = now_clock
+        if self.metrics.first_answer_at is None:
+            self.metrics.first_answer_at = now_clock
+        self.parts.append(raw)
+        self._held.append(raw)
+        self._arrived(raw, chunks, arrived)
 
     def _arrived(self, text: str, chunks: int, arrived: asyncio.Event) -> None:
         self.chunks += chunks
