@@ -117,3 +117,27 @@ def test_a_save_that_fails_on_disk_reaches_on_failure(tmp_path: Path) -> None:
     assert recorder.save_partial(["text"]) is False
     recorder.finish("text", "done")
     assert failures == ["save", "finish"]
+
+
+def test_a_resumed_answer_grows_after_its_earlier_text(store: ConversationStore) -> None:
+    conversation = store.create_conversation(model="m")
+    first = AnswerRecorder.begin(store, conversation, model="m")
+    first.finish("The start", "done", reasoning="Hmm.", finish_reason="length")
+    assert store.messages(conversation)[-1].cut_at_max_tokens
+    assert first.message_id is not None
+
+    recorder = AnswerRecorder.resume(store, first.message_id, text="The start",
+                                     reasoning="Hmm.")
+
+    assert recorder.message_id == first.message_id
+    assert store.messages(conversation)[-1].status == "streaming"
+    assert recorder.save_partial([" and"], [" More."])
+    assert store.messages(conversation)[-1].content == "The start and"
+    recorder.finish(" and the end.", "done", reasoning=" More.", finish_reason="stop")
+    answer = store.messages(conversation)[-1]
+    assert (answer.content, answer.reasoning, answer.status, answer.finish_reason) == (
+        "The start and the end.", "Hmm. More.", "done", "stop")
+    failures: list[str] = []
+    missing = AnswerRecorder.resume(store, 9999, text="x",
+                                    on_failure=lambda what, _error: failures.append(what))
+    assert (missing.message_id, failures) == (None, ["resume"])

@@ -494,10 +494,11 @@ class ConversationStore:
             self._touch(db, conversation_id, now)
         return answer
 
-    def resume_answer(self, message_id: int) -> None:
+    def resume_answer(self, message_id: int) -> int:
         """Make an ended answer 'streaming' again, to continue it in place (an answer cut at
         max tokens, interrupted or cancelled): its text grows through `save_partial` and it
-        ends again with `finish_answer`. Its error and finish reason are cleared.
+        ends again with `finish_answer`. Its error and finish reason are cleared. Returns
+        its conversation's id.
 
         Raises:
             NotFound: No answer has that id.
@@ -510,6 +511,7 @@ class ConversationStore:
             rows = cursor.fetchall()
             if not rows:
                 raise NotFound(f"no answer {message_id}")
+        return int(rows[0][0])
 
     def save_partial(self, message_id: int, content: str, reasoning: str | None = None) -> bool:
         """Save the text of an answer still streaming (the app does so twice a second), and

@@ -38,6 +38,9 @@ class AnswerRecorder:
         self._saved_chars = 0
         self._saved_reasoning = 0
         self._finished = False
+        self._text_before = ""
+        self._reasoning_before = ""
+        """What a continued answer held before (see `resume`): saved ahead of the new text."""
 
     @classmethod
     def begin(cls, store: ConversationStore, conversation_id: int, *, model: str,
@@ -47,6 +50,18 @@ class AnswerRecorder:
         recorder = cls(store, None, on_failure=on_failure)
         recorder.message_id = recorder._guarded("start", lambda: store.start_answer(
             conversation_id, model=model, replaces=replaces))
+        return recorder
+
+    @classmethod
+    def resume(cls, store: ConversationStore, message_id: int, *, text: str,
+               reasoning: str = "",
+               on_failure: FailureHandler = _log_failure) -> AnswerRecorder:
+        """Record the continuation of an ended answer in its own row: the row streams again,
+        and what arrives is saved after the `text` (and `reasoning`) it held."""
+        recorder = cls(store, None, on_failure=on_failure)
+        recorder._text_before, recorder._reasoning_before = text, reasoning
+        if recorder._guarded("resume", lambda: store.resume_answer(message_id)) is not None:
+            recorder.message_id = message_id
         return recorder
 
     def save_partial(self, parts: Sequence[str], reasoning: Sequence[str] = ()) -> bool:
@@ -64,24 +79,28 @@ class AnswerRecorder:
         if length == self._saved_chars and thought == self._saved_reasoning:
             return False
         self._saved_chars = length
-        text = "".join(parts)
+        text = self._text_before + "".join(parts)
         # The reasoning is written while it grows; once it stops, only the answer is.
-        reasoned = "".join(reasoning) if thought != self._saved_reasoning else None
+        reasoned = (self._reasoning_before + "".join(reasoning)
+                    if thought != self._saved_reasoning else None)
         self._saved_reasoning = thought
         return bool(self._guarded("save", lambda: self._store.save_partial(
             message_id, text, reasoned)))
 
     def finish(self, text: str, status: MessageStatus, *, metrics: Metrics | None = None,
-               error: str | None = None, reasoning: str = "") -> None:
-        """Save how the answer ended (see `models.stored_status`)."""
+               error: str | None = None, reasoning: str = "",
+               finish_reason: str | None = None) -> None:
+        """Save how the answer ended (see `models.stored_status`), and why, if the server
+        said. `text` and `reasoning` are what this request brought (after a continued
+        answer's earlier text)."""
         message_id = self.message_id
         if message_id is None or self._finished:
             return
         self._finished = True
         stored = stored_status(status)
         self._guarded("finish", lambda: self._store.finish_answer(
-            message_id, text, stored, metrics=metrics, error=error or None,
-            reasoning=reasoning))
+            message_id, self._text_before + text, stored, metrics=metrics, error=error or None,
+            reasoning=self._reasoning_before + reasoning, finish_reason=finish_reason))
 
     def _guarded(self, what: str, call: Callable[[], _T]) -> _T | None:
         try:
