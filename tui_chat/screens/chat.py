@@ -7,8 +7,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -22,7 +22,6 @@ from textual.worker import Worker
 
 from tui_chat import gc_pauses
 from tui_chat.compat import textual_hooks
-from tui_chat.context_window import RunningEstimate, history_from_stored
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     BUSY_PHASES,
@@ -30,7 +29,6 @@ from tui_chat.models import (
     ConversationSettings,
     Message,
     MessageStatus,
-    Metrics,
     Phase,
     ProviderError,
     ReasoningMode,
@@ -40,22 +38,22 @@ from tui_chat.models import (
 from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
-from tui_chat.session import Exchange, RetryPending, RetryPolicy, Shown
+from tui_chat.screens.chat_actions import CopyAndSetupActions
+from tui_chat.screens.chat_status import StatusReport
+from tui_chat.screens.chat_versions import AnswerVersions
+from tui_chat.session import Exchange, RetryPending, RetryPolicy
 from tui_chat.widgets.key_footer import KeyFooter
 from tui_chat.widgets.message_view import MessageView, format_metrics
 from tui_chat.widgets.prompt_input import PromptInput
-from tui_chat.widgets.status_bar import StatusBar, StatusFigures
+from tui_chat.widgets.status_bar import StatusBar
 from tui_chat.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from tui_chat.providers.base import Provider
-    from tui_chat.screens.prompt_editor import ConversationSetup
-    from tui_chat.store import ConversationStore, StoredMessage, StoreError
+    from tui_chat.store import ConversationStore
     from tui_chat.store.recorder import AnswerRecorder
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +80,13 @@ class ChatOptions:
                                     params.max_tokens)
 
 
-class ChatScreen(PacedUpdates, Screen[None]):
-    """One conversation: type, watch the answer stream, pause, cancel, retry."""
+class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]):
+    """One conversation: type, watch the answer stream, pause, cancel, retry.
+
+    This module wires the widgets and runs the answer worker; the rest has its own room:
+    chat_storage.py (loading, saving, export), chat_versions.py (versions of a retried answer),
+    chat_actions.py (copy, model, system prompt, settings), chat_status.py (the status bar's
+    figures) and MessageView.add_shown (what the exchange yields, put into the view)."""
 
     CSS_PATH = "chat.tcss"
     AUTO_FOCUS = "PromptInput"
@@ -140,29 +143,22 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._clock = clock
         self.store = store
         self.conversation = Conversation(options.conversation_defaults(), id=conversation_id)
-        """The conversation shown, with its own model, system prompt and parameters."""
         self._recorder: AnswerRecorder | None = None
         """The stored copy of the running answer (None without a store)."""
-        self._versions: dict[int, tuple[int, int]] = {}
-        """Stored answers that have other versions: message id -> (which, of how many)."""
+        self._versions = {}
         self._text_below = False
-        self._code_cursor: dict[int, int] = {}
+        self._code_cursor = {}
         self._store_failed = False
         self.options = options
         self.code_theme = code_theme
-        self.history: list[Message] = []
-        """The conversation so far (user and assistant turns), as sent to the model."""
+        self.history = []
         self._exchange: Exchange | None = None
         self._answer_view: MessageView | None = None
         self._worker: Worker[None] | None = None
         self._status_timer: Timer | None = None
         self._save_timer: Timer | None = None
-        self._message = ""
-        self._context_note = ""
-        self._shown_tokens = RunningEstimate()
-        """Tokens of the answer text on screen, estimated as it grows (the status bar's count
-        while streaming: counting chunks lagged the text when a chunk held several tokens)."""
-        self._shown_chars = 0
+        self._status = StatusReport(clock)
+        """What the status bar says, worked out from the exchange (screens/chat_status.py)."""
         self._render_style: RenderStyle | None = None
         self._transcript: Transcript | None = None
 
@@ -269,7 +265,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         recent, trimmed = fit_context(prompt, history,
                                       max_messages=options.context_messages,
                                       max_tokens=options.context_tokens)
-        self._context_note = (f"context: last {len(recent)} of {len(history)} messages"
+        self._status.context_note = (f"context: last {len(recent)} of {len(history)} messages"
                               if trimmed else "")
         system = [Message("system", prompt)] if prompt else []
         return [*system, *recent]
@@ -295,9 +291,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         self._exchange = exchange
         self._answer_view = view
         self._recorder = recorder
-        self._message = ""
-        self._shown_tokens = RunningEstimate()
-        self._shown_chars = 0
+        self._status.start_answer()
         self.phase = "waiting"
         if self._status_timer is not None:
             self._status_timer.resume()
@@ -319,7 +313,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
                         view.status = "streaming"
                     if self._exchange is exchange and self.phase in ("waiting", "retrying"):
                         self.phase = "streaming"
-                    show(view, shown, exchange.metrics)
+                    view.add_shown(shown, exchange.metrics)
                     if not self._text_below and self.transcript.detached:
                         self._text_below = True
                         self._update_new_below()
@@ -348,7 +342,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
                     error_text: str, recorder: AnswerRecorder | None) -> None:
         if exchange.paused:
             # Nothing held back is lost, whatever the ending.
-            show(view, exchange.resume(), exchange.metrics)
+            view.add_shown(exchange.resume(), exchange.metrics)
         if exchange.metrics.ended_at is None:
             exchange.metrics.ended_at = self._clock()
         figures = format_metrics(exchange.metrics) if exchange.received else ""
@@ -366,7 +360,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
             recorder.finish(exchange.text, status, metrics=exchange.metrics, error=error_text,
                             reasoning=exchange.reasoning)
         if self._exchange is exchange:
-            self._message = error_text
+            self._status.message = error_text
             self.phase = status
             if self._status_timer is not None:
                 self._status_timer.pause()
@@ -374,9 +368,15 @@ class ChatScreen(PacedUpdates, Screen[None]):
                 self._save_timer.pause()
             self._sync_status()
 
+    def _save_running_answer(self) -> None:
+        """The save timer: keep the growing answer on disk, so a crash loses little of it."""
+        recorder, exchange = self._recorder, self._exchange
+        if recorder is not None and exchange is not None and self.phase in BUSY_PHASES:
+            recorder.save_partial(exchange.parts, exchange.reasoning_parts)
+
     def _retry_scheduled(self, pending: RetryPending | None) -> None:
         if pending is not None:
-            self._message = sanitize_line(str(pending.error))
+            self._status.message = sanitize_line(str(pending.error))
             self.phase = "retrying"
         elif self.phase == "retrying":
             self.phase = "waiting"
@@ -385,55 +385,8 @@ class ChatScreen(PacedUpdates, Screen[None]):
     # -- status ----------------------------------------------------------------------------
 
     def _sync_status(self) -> None:
-        exchange = self._exchange
-        bar = self.query_one(StatusBar)
-        if exchange is None:
-            bar.figures = StatusFigures(phase=self.phase)
-            return
-        metrics = exchange.metrics
-        busy = self.phase in BUSY_PHASES
-        now = self._clock()
-        retry_in = None
-        attempt = 0
-        if (pending := exchange.retry_pending) is not None:
-            retry_in = max(0.0, pending.resume_at - now)
-            attempt = pending.attempt
-        started = metrics.started_at
-        tokens = metrics.tokens
-        tokens_per_second = (exchange.live_tokens_per_second() if busy
-                             else metrics.tokens_per_second)
-        if busy and metrics.tokens_estimated:
-            tokens, tokens_per_second = self._shown_figures(metrics.first_token_at, now,
-                                                            metrics.reasoning_tokens)
-        bar.figures = StatusFigures(
-            phase=self.phase,
-            tokens=tokens,
-            tokens_estimated=metrics.tokens_estimated,
-            tokens_per_second=tokens_per_second,
-            ttft=metrics.ttft,
-            elapsed=(now - started if busy and started is not None else metrics.total_time),
-            buffered_chars=exchange.held_chars,
-            retry_in=retry_in,
-            attempt=attempt,
-            context_note=self._context_note,
-            message=self._message,
-            thinking_tokens=(metrics.reasoning_tokens if busy and exchange.reasoning_parts
-                             and not exchange.parts else None),
-        )
-
-    def _shown_figures(self, first_token_at: float | None, now: float,
-                       reasoning_tokens: int = 0) -> tuple[int, float | None]:
-        """Estimated tokens of the answer text on screen (and of the reasoning before it),
-        and the speed they came at."""
-        view = self._answer_view
-        if view is not None:
-            text = view.text
-            if len(text) > self._shown_chars:
-                self._shown_tokens.add(text[self._shown_chars:])
-                self._shown_chars = len(text)
-        tokens = self._shown_tokens.tokens + reasoning_tokens
-        span = now - first_token_at if first_token_at is not None else 0.0
-        return tokens, (tokens / span if span > 0.2 else None)
+        self.query_one(StatusBar).figures = self._status.figures(self.phase, self._exchange,
+                                                                 self._answer_view)
 
     def watch_phase(self, phase: Phase) -> None:
         if self.is_mounted:
@@ -472,7 +425,7 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if exchange is None or view is None or self.phase not in BUSY_PHASES:
             return
         if exchange.paused:
-            show(view, exchange.resume(), exchange.metrics)
+            view.add_shown(exchange.resume(), exchange.metrics)
             self.phase = "streaming" if exchange.received else "waiting"
         else:
             exchange.pause()
@@ -523,118 +476,6 @@ class ChatScreen(PacedUpdates, Screen[None]):
     async def action_new_conversation(self) -> None:
         await self.new_conversation()
 
-    # -- copy, model, system prompt -------------------------------------------------------------
-
-    def copy_text(self, text: str, what: str) -> None:
-        """Copy through the terminal (OSC 52), which also works over SSH."""
-        if not text:
-            self.notify(f"Nothing to copy: {what} is empty.", severity="warning", markup=False)
-            return
-        self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {what} ({len(text):,} chars) via the terminal clipboard (OSC 52). "
-                    "In tmux: set -g set-clipboard on.", markup=False, timeout=4)
-
-    def action_copy_answer(self) -> None:
-        """Copy the focused message, or else the last answer, as Markdown source."""
-        focused = self.focused
-        if isinstance(focused, MessageView):
-            self.copy_text(focused.text, f"the {focused.role} message")
-            return
-        answers = [v for v in self.query(MessageView) if v.role == "assistant"]
-        self.copy_text(answers[-1].text if answers else "", "the last answer")
-
-    def action_copy_code(self) -> None:
-        """Copy a code block of the focused message (or the last answer); pressing again
-        copies the one before, and so on round."""
-        from tui_chat.render.code_blocks import code_blocks
-
-        focused = self.focused
-        view = focused if isinstance(focused, MessageView) else next(
-            (v for v in reversed(list(self.query(MessageView))) if v.role == "assistant"), None)
-        blocks = code_blocks(view.text) if view is not None else []
-        if not blocks or view is None:
-            self.copy_text("", "a code block")
-            return
-        index = self._code_cursor.get(id(view), len(blocks)) - 1
-        if index < 0:
-            index = len(blocks) - 1
-        self._code_cursor = {id(view): index}
-        self.copy_text(blocks[index], f"code block {index + 1} of {len(blocks)}")
-
-    def action_pick_model(self) -> None:
-        from tui_chat.screens.model_picker import ModelPicker
-
-        self.app.push_screen(ModelPicker(self._provider, self.conversation.settings.model,
-                                         self.options.models), self._model_chosen)
-
-    def _model_chosen(self, model: str | None) -> None:
-        if model:
-            self.set_model(model)
-
-    def set_model(self, model: str) -> None:
-        """Use another model for this conversation's next requests."""
-        self.change_settings(replace(self.conversation.settings, model=model))
-        self.notify(f"Model: {model}", markup=False, timeout=3)
-
-    def set_provider(self, provider: Provider, model: str, label: str) -> None:
-        """Talk to another endpoint from the next request on (a profile switch). Its model
-        becomes this conversation's, and the one new conversations start with."""
-        self._provider = provider
-        self.options = replace(self.options, params=replace(self.options.params, model=model))
-        self.set_model(model)
-        self.notify(f"Endpoint: {label}", markup=False, timeout=3)
-
-    def action_edit_system(self) -> None:
-        from tui_chat.screens.prompt_editor import PromptEditor
-
-        settings = self.conversation.settings
-        self.app.push_screen(PromptEditor(settings.system, self.options.presets,
-                                          temperature=settings.temperature,
-                                          max_tokens=settings.max_tokens),
-                             self._system_edited)
-
-    def _system_edited(self, setup: ConversationSetup | None) -> None:
-        if setup is not None:
-            self.change_settings(replace(self.conversation.settings, system=setup.system,
-                                         temperature=setup.temperature,
-                                         max_tokens=setup.max_tokens))
-            self.notify("Settings updated for this conversation.", markup=False, timeout=3)
-
-    # -- this conversation's settings ------------------------------------------------------
-
-    def change_settings(self, settings: ConversationSettings) -> None:
-        """Use `settings` for this conversation from the next request on, and keep them with
-        it (a conversation not stored yet gets them when its first message stores it)."""
-        self.conversation.settings = settings
-        store, conversation_id = self.store, self.conversation.id
-        if store is not None and conversation_id is not None:
-            self._store_call("settings", lambda: store.set_conversation_settings(
-                conversation_id, settings))
-        self._show_settings()
-
-    def _show_settings(self) -> None:
-        settings = self.conversation.settings
-        bar = self.query_one(StatusBar)
-        bar.model = settings.model
-        bar.setup = settings.summary(self.options.conversation_defaults())
-
-    @property
-    def conversation_id(self) -> int | None:
-        """The stored conversation; created on the first message when None."""
-        return self.conversation.id
-
-    def export_markdown(self) -> str:
-        """This conversation as Markdown (from the store when saved, else from the screen)."""
-        if self.store is not None and self.conversation_id is not None:
-            store, conversation_id = self.store, self.conversation_id
-            text = self._store_call("export", lambda: store.export_markdown(conversation_id))
-            if text is not None:
-                return text
-        lines = []
-        for view in self.query(MessageView):
-            lines.append(f"## {view.role}\n\n{view.text}\n")
-        return "\n".join(lines)
-
     def action_follow(self) -> None:
         self.transcript.action_follow()
 
@@ -669,6 +510,13 @@ class ChatScreen(PacedUpdates, Screen[None]):
         if target.region:  # laid out already (a message just mounted is scrolled to by then)
             transcript.scroll_to_widget(target, animate=False)
 
+    def _forget_answer(self) -> None:
+        """Another conversation is shown: the last answer's exchange and view are not its."""
+        self._exchange = None
+        self._answer_view = None
+        self._recorder = None
+        self.phase = "ready"
+
     async def stop_answer(self) -> None:
         """Cancel the running answer (if any) and wait until it is recorded as cancelled."""
         worker = self._worker
@@ -682,190 +530,6 @@ class ChatScreen(PacedUpdates, Screen[None]):
         except Exception:  # WorkerCancelled is the expected outcome here
             pass
 
-    # -- versions of a retried answer --------------------------------------------------------
-
-    @on(MessageView.VersionRequested)
-    async def _version_requested(self, event: MessageView.VersionRequested) -> None:
-        event.stop()
-        await self.show_version(event.view, event.step)
-
-    async def action_older_version(self) -> None:
-        await self._step_version(-1)
-
-    async def action_newer_version(self) -> None:
-        await self._step_version(1)
-
-    async def _step_version(self, step: int) -> None:
-        """The palette's way: the focused message, or else the last answer with versions."""
-        focused = self.focused
-        view = focused if isinstance(focused, MessageView) and focused.versions else next(
-            (v for v in reversed(list(self.query(MessageView))) if v.versions), None)
-        if view is None:
-            self.notify("No answer here has other versions (Ctrl+R asks again and keeps the "
-                        "earlier one).", markup=False, timeout=4)
-            return
-        await self.show_version(view, step)
-
-    async def show_version(self, view: MessageView, step: int) -> None:
-        """Show the older (`step` -1) or newer (1) version of a retried answer in its place.
-        It becomes the current one: sent to the model from now on, exported, shown on reopen."""
-        store, message_id = self.store, view.message_id
-        if store is None or message_id is None or view.versions is None:
-            return
-        if self.phase in BUSY_PHASES:
-            self.notify("Versions can be switched once the answer has ended (Esc stops it).",
-                        severity="warning", markup=False, timeout=4)
-            return
-        versions = self._store_call("versions", lambda: store.answer_versions(message_id)) or []
-        index = next((i for i, row in enumerate(versions) if row.id == message_id), None)
-        if index is None or not 0 <= index + step < len(versions):
-            self.app.bell()
-            return
-        row = versions[index + step]
-
-        def choose() -> bool:
-            store.set_current_version(row.id)
-            return True
-
-        if not self._store_call("version", choose):
-            return
-        shown = MessageView.from_stored(row, self.render_style(),
-                                        (index + step + 1, len(versions)),
-                                        reasoning_mode=self.options.reasoning)
-        self._versions.pop(message_id, None)
-        self._versions[row.id] = (index + step + 1, len(versions))
-        focused = self.focused is view
-        await self.transcript.mount(shown, before=view)
-        await view.remove()
-        if focused:
-            shown.focus(scroll_visible=False)
-        self._reload_history()
-
-    def _versions_of(self, message_id: int | None) -> tuple[int, int] | None:
-        """(n, n) for an answer just started in place of another: the newest of n versions."""
-        store = self.store
-        if store is None or message_id is None:
-            return None
-        versions = self._store_call("versions", lambda: store.answer_versions(message_id)) or []
-        if len(versions) < 2:
-            return None
-        self._versions[message_id] = (len(versions), len(versions))
-        return self._versions[message_id]
-
-    def _reload_history(self) -> None:
-        """The context to send, from the store's current versions."""
-        store, conversation_id = self.store, self.conversation.id
-        if store is None or conversation_id is None:
-            return
-        stored = self._store_call("load", lambda: store.messages(conversation_id))
-        if stored is not None:
-            self.history = history_from_stored(stored)
-
-    # -- the store ---------------------------------------------------------------------------
-
-    def _store_call(self, what: str, call: Callable[[], _T]) -> _T | None:
-        """Run a store call; a failing disk never takes the conversation on screen with it."""
-        if self.store is None:
-            return None
-        from tui_chat.store import StoreError
-
-        try:
-            return call()
-        except StoreError as error:
-            self._store_failed_with(what, error)
-            return None
-
-    def _store_failed_with(self, what: str, error: StoreError) -> None:
-        log.error("store: %s failed: %s", what, error)
-        if not self._store_failed:
-            self._store_failed = True
-            self.notify(f"Could not save the conversation ({sanitize_line(str(error))}). "
-                        "It stays on screen.", severity="error", timeout=10, markup=False)
-
-    def _persist_user(self, text: str) -> int | None:
-        store = self.store
-        if store is None:
-            return None
-        settings = self.conversation.settings
-        if self.conversation.id is None:
-            self.conversation.id = self._store_call("create", lambda: store.create_conversation(
-                model=settings.model, system=settings.system, temperature=settings.temperature,
-                max_tokens=settings.max_tokens))
-        conversation_id = self.conversation.id
-        if conversation_id is None:
-            return None
-        self._store_call("title", lambda: store.set_title_if_empty(conversation_id, text))
-        return self._store_call("add", lambda: store.add_message(
-            conversation_id, "user", text, model=settings.model))
-
-    def _begin_recording(self, replaces: int | None) -> AnswerRecorder | None:
-        """The stored row of the answer about to start (in place of `replaces`, if given)."""
-        store, conversation_id = self.store, self.conversation_id
-        if store is None or conversation_id is None:
-            return None
-        from tui_chat.store.recorder import AnswerRecorder
-
-        return AnswerRecorder.begin(store, conversation_id,
-                                    model=self.conversation.settings.model, replaces=replaces,
-                                    on_failure=self._store_failed_with)
-
-    def _save_running_answer(self) -> None:
-        """The save timer: keep the growing answer on disk, so a crash loses little of it."""
-        recorder, exchange = self._recorder, self._exchange
-        if recorder is not None and exchange is not None and self.phase in BUSY_PHASES:
-            recorder.save_partial(exchange.parts, exchange.reasoning_parts)
-
-    async def load_conversation(self, conversation_id: int,
-                                message_id: int | None = None) -> None:
-        """Show a stored conversation and continue it."""
-        store = self.store
-        if store is None:
-            return
-        await self.stop_answer()
-        stored = self._store_call("load", lambda: store.messages(conversation_id)) or []
-        summary = self._store_call("get", lambda: store.get_conversation(conversation_id))
-        if summary is None:
-            self.notify(f"No conversation {conversation_id}.", severity="error", markup=False)
-            return
-        self.conversation = Conversation(
-            summary.settings(self.options.conversation_defaults()), id=conversation_id)
-        self._show_settings()
-        self.history = history_from_stored(stored)
-        self._exchange = None
-        self._answer_view = None
-        self._recorder = None
-        self.phase = "ready"
-        self._versions = self._store_call(
-            "versions", lambda: store.version_numbers(conversation_id)) or {}
-        index = next((i for i, row in enumerate(stored) if row.id == message_id), None) \
-            if message_id is not None else None
-        await self.transcript.show_rows(stored, self._view_for_row,
-                                        estimate=MessageView.estimated_height, at=index)
-
-    def _view_for_row(self, row: StoredMessage) -> MessageView:
-        """A stored message's view, in the current colours, with its version numbers."""
-        return MessageView.from_stored(row, self.render_style(), self._versions.get(row.id),
-                                       reasoning_mode=self.options.reasoning)
-
-    async def new_conversation(self) -> None:
-        """Start an empty conversation (stored on its first message)."""
-        await self.stop_answer()
-        self.conversation = Conversation(self.options.conversation_defaults())
-        self._show_settings()
-        self.history = []
-        self._versions = {}
-        self._exchange = None
-        self._answer_view = None
-        self._recorder = None
-        self.phase = "ready"
-        await self.transcript.clear()
-        await self._show_welcome()
-
-    async def _show_welcome(self) -> None:
-        """The welcome, in the transcript of an empty conversation."""
-        if self._welcome is not None and not self.history and not self.query("#welcome"):
-            await self.transcript.mount(Static(self._welcome, id="welcome"))
-
     # -- scrolling -------------------------------------------------------------------------
 
     def _update_new_below(self, *_: object) -> None:
@@ -874,14 +538,3 @@ class ChatScreen(PacedUpdates, Screen[None]):
             self._text_below = False
         self.query_one("#new-below").display = self._text_below
 
-
-def show(view: MessageView, shown: Shown, metrics: Metrics) -> None:
-    """Put what the exchange yielded into the answer's view: reasoning into its thinking
-    section, which is summed up (and folded, if so set) when the answer starts."""
-    if shown.retracted:
-        view.retract_answer()
-    if shown.reasoning:
-        view.append_thinking(shown.reasoning)
-    if shown.answer:
-        view.end_thinking(metrics.thinking_time, metrics.reasoning_tokens)
-        view.append(shown.answer)

@@ -27,6 +27,7 @@ from tui_chat.render import RenderStyle, StreamingDocument
 from tui_chat.sanitize import sanitize_line
 
 if TYPE_CHECKING:
+    from tui_chat.session import Shown
     from tui_chat.store import StoredMessage
 
 CURSOR = "▌"
@@ -292,6 +293,17 @@ class MessageView(Widget):
         else:
             self._thinking.append(moved)
         self._redraw()
+
+    def add_shown(self, shown: Shown, metrics: Metrics) -> None:
+        """Put what the exchange yielded in: reasoning into the thinking section, which is
+        summed up (and folded, if so set) when the answer starts."""
+        if shown.retracted:
+            self.retract_answer()
+        if shown.reasoning:
+            self.append_thinking(shown.reasoning)
+        if shown.answer:
+            self.end_thinking(metrics.thinking_time, metrics.reasoning_tokens)
+            self.append(shown.answer)
 
     def action_toggle_thinking(self) -> None:
         """Fold or unfold the thinking section."""
