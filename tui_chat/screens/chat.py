@@ -530,6 +530,11 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]
         except Exception:  # WorkerCancelled is the expected outcome here
             pass
 
+    @on(MessageView.VersionRequested)
+    async def _version_requested(self, event: MessageView.VersionRequested) -> None:
+        event.stop()
+        await self.show_version(event.view, event.step)
+
     # -- scrolling -------------------------------------------------------------------------
 
     def _update_new_below(self, *_: object) -> None:

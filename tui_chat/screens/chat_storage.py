@@ -3,8 +3,8 @@
 Which stored conversation is shown, saving what is typed, opening a stored conversation (or a new
 one), the context rebuilt from the stored rows, and export. Every store call goes through
 `_store_call`, so a failing disk is said once and never takes the conversation on screen with it.
-A mixin of ChatScreen (it needs the screen's transcript and notifications); the screen holds the
-state it reads, set in ChatScreen.__init__.
+A mixin of ChatScreen (it needs the screen's transcript and notifications), typed as a Screen but
+a plain class at run time; the screen holds the state it reads, set in ChatScreen.__init__.
 """
 
 from __future__ import annotations
@@ -33,7 +33,13 @@ log = logging.getLogger("tui_chat.screens.chat")
 _T = TypeVar("_T")
 
 
-class ConversationStorage(Screen[None]):
+if TYPE_CHECKING:
+    _ChatScreenPart = Screen[None]
+else:  # a part of ChatScreen, not a screen of its own (see tests/unit/test_frame_timer.py)
+    _ChatScreenPart = object
+
+
+class ConversationStorage(_ChatScreenPart):
     """Loads, saves and exports the conversation the chat screen shows."""
 
     store: ConversationStore | None

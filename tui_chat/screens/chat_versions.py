@@ -3,12 +3,10 @@
 Ctrl+R asks again and keeps the earlier answer as another version; the version marker of a
 message (or the palette) steps through them. The chosen one becomes the current version: sent to
 the model from then on, exported and shown on reopen. A mixin of ChatScreen, on top of its
-ConversationStorage.
+ConversationStorage (the screen routes a marker's VersionRequested to `show_version`).
 """
 
 from __future__ import annotations
-
-from textual import on
 
 from tui_chat.models import BUSY_PHASES
 from tui_chat.screens.chat_storage import ConversationStorage
@@ -17,11 +15,6 @@ from tui_chat.widgets.message_view import MessageView
 
 class AnswerVersions(ConversationStorage):
     """Older and newer versions of a retried answer, shown in its place."""
-
-    @on(MessageView.VersionRequested)
-    async def _version_requested(self, event: MessageView.VersionRequested) -> None:
-        event.stop()
-        await self.show_version(event.view, event.step)
 
     async def action_older_version(self) -> None:
         await self._step_version(-1)
