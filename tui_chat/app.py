@@ -167,7 +167,7 @@ class TuiChatApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, ChatScreen):
                 for bar in screen.query(StatusBar):  # none before the screen is composed
-                    bar.model = screen.options.params.model if engine.ready else engine.status
+                    bar.model = self._engine_state() or screen.conversation.settings.model
                     shown = True
         if done and shown and self._engine_timer is not None:
             self._engine_timer.stop()
@@ -190,7 +190,12 @@ class TuiChatApp(App[None]):
             presets=s.presets,
             full_redraw=s.full_redraw,
             reasoning=s.reasoning,
+            model_state=self._engine_state if self.engine is not None else None,
         )
+
+    def _engine_state(self) -> str:
+        engine = self.engine
+        return "" if engine is None or engine.ready else engine.status
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         filters = super().get_line_filters()

@@ -66,3 +66,19 @@ async def test_a_request_made_before_the_engine_started_starts_it(tmp_path: Path
     stream = provider.stream([Message("user", "hi")], RequestParams(engine.alias))
     with pytest.raises(Unreachable, match="no such model file"):
         await asyncio.wait_for(anext(aiter(stream)), 10)
+
+
+async def test_the_status_bar_says_the_model_is_starting_from_the_first_frame(
+        tmp_path: Path) -> None:
+    engine = _unstartable_engine(tmp_path)
+    settings = local_settings(Settings(), engine)
+    app = make_app(settings, make_local_provider(settings, engine), engine=engine)
+    shown: list[str] = []
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        from tui_chat.widgets.status_bar import StatusBar
+
+        bar = app.screen.query_one(StatusBar)
+        shown.append(bar.model)  # before any timer or refresh has run
+        await pilot.pause()
+    assert shown == ["starting local model…"]

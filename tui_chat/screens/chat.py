@@ -72,6 +72,9 @@ class ChatOptions:
     """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
     reasoning: ReasoningMode = "folded"
     """How a reasoning model's thinking shows: "show", "folded" or "hidden"."""
+    model_state: Callable[[], str] | None = None
+    """What the model is doing while it cannot answer yet (the local engine starting), shown
+    in the status bar in place of its name from the first frame on; "" once it serves."""
 
     def conversation_defaults(self) -> ConversationSettings:
         """What a new conversation starts with: the settings (config, flags, profile)."""

@@ -123,5 +123,6 @@ class CopyAndSetupActions(ConversationStorage):
     def _show_settings(self) -> None:
         settings = self.conversation.settings
         bar = self.query_one(StatusBar)
-        bar.model = settings.model
+        state = self.options.model_state
+        bar.model = (state() if state is not None else "") or settings.model
         bar.setup = settings.summary(self.options.conversation_defaults())
