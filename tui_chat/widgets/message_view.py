@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.compat.textual_hooks import count, overrides
-from tui_chat.models import MessageRole, MessageStatus, Metrics, ReasoningMode
+from tui_chat.models import Attachment, MessageRole, MessageStatus, Metrics, ReasoningMode
 from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle, StreamingDocument
 from tui_chat.sanitize import sanitize_line
@@ -123,12 +123,15 @@ class MessageView(Widget):
         id: str | None = None,
         reasoning: str = "",
         reasoning_mode: ReasoningMode = "folded",
+        attachments: tuple[Attachment, ...] = (),
     ) -> None:
         # Both classes at once: add_class on a view not yet mounted applies the whole
         # stylesheet to it there and then (then again when mounted), a third of the cost of
         # mounting a stored message as a long conversation scrolls by.
         super().__init__(id=id, classes=f"-{role} -{status}")
         self.role = role
+        self.attachments = attachments
+        """The files sent with a user message, shown as chips under its text."""
         self.message_id = message_id
         """The stored message this view shows, when it is stored."""
         self.versions: tuple[int, int] | None = None
@@ -190,7 +193,8 @@ class MessageView(Widget):
         underneath. `versions`: (which, of how many) for an answer asked more than once."""
         role: MessageRole = row.role if row.role in ("user", "assistant", "error") else "assistant"
         view = cls(role, row.content, status=row.status, render_style=style,
-                   message_id=row.id, reasoning=row.reasoning, reasoning_mode=reasoning_mode)
+                   message_id=row.id, reasoning=row.reasoning, reasoning_mode=reasoning_mode,
+                   attachments=row.attachments)
         view.versions = versions
         if row.reasoning:
             view.end_thinking(row.thinking_time, row.reasoning_tokens)
@@ -556,6 +560,10 @@ class MessageView(Widget):
 
     def _status_text(self) -> str:
         if self.role != "assistant":
+            if self.attachments:
+                from tui_chat.widgets.attachment_tray import chips_line
+
+                return " · ".join(p for p in (chips_line(self.attachments), self._footer) if p)
             return self._footer
         if self.status == "waiting":
             return "● thinking…"

@@ -55,6 +55,17 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
+    @dataclass
+    class BackspaceWhenEmpty(Message):
+        """Backspace in an empty input while files wait to be sent: the last one goes (as a
+        chip in a recipients field would)."""
+
+        prompt_input: PromptInput
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
     def __init__(self, *, max_chars: int = 200_000, id: str | None = None,
                  history: Callable[[], Sequence[str]] | None = None) -> None:
         super().__init__(
@@ -72,6 +83,8 @@ class PromptInput(TextArea):
         """Earlier prompts, newest first; asked for when Up is pressed in an empty input."""
         self._recalled: list[str] | None = None
         self._recall_index = -1
+        self.has_attachments = False
+        """Files wait to go with the next message: it may be sent with no text."""
         # A blinking cursor repaints twice a second forever: bytes over SSH and wake-ups on
         # battery while nothing happens. The terminal shows a steady one.
         self.cursor_blink = False
@@ -94,6 +107,10 @@ class PromptInput(TextArea):
         elif event.key in ("up", "down") and self._recall(1 if event.key == "up" else -1):
             event.prevent_default()
             event.stop()
+        elif event.key == "backspace" and not self.text and self.has_attachments:
+            event.prevent_default()
+            event.stop()
+            self.post_message(self.BackspaceWhenEmpty(self))
 
     def _recall(self, step: int) -> bool:
         """Up (+1, older) and Down (-1, newer) walk the earlier prompts, as in a shell: from an
@@ -121,7 +138,7 @@ class PromptInput(TextArea):
 
     def action_submit(self) -> None:
         text = self.text
-        if not text.strip():
+        if not text.strip() and not self.has_attachments:
             return
         if len(text) > self.max_chars:
             self.post_message(self.Refused(
