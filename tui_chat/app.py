@@ -191,6 +191,7 @@ class TuiChatApp(App[None]):
             full_redraw=s.full_redraw,
             reasoning=s.reasoning,
             model_state=self._engine_state if self.engine is not None else None,
+            attachment_limits=s.attachment_limits,
         )
 
     def _engine_state(self) -> str:
@@ -241,6 +242,9 @@ class TuiChatApp(App[None]):
         yield SystemCommand("Chat: newer version of the answer",
                             "Of the focused answer, or the last one that was retried (] or → "
                             "on a focused answer)", screen.action_newer_version)
+        yield SystemCommand("Chat: attach a file", "A text file or an image for the next "
+                            "message; @path in a message works too (ctrl+t)",
+                            screen.action_attach_file)
         yield SystemCommand("Chat: switch model", "Pick from the server's models (f2)",
                             screen.action_pick_model)
         yield SystemCommand("Chat: system prompt and parameters",

@@ -21,6 +21,7 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from tui_chat import gc_pauses
+from tui_chat.attachments import Limits
 from tui_chat.compat import textual_hooks
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
@@ -39,9 +40,11 @@ from tui_chat.pacing import PACING
 from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.screens.chat_actions import CopyAndSetupActions
+from tui_chat.screens.chat_attachments import AttachmentActions
 from tui_chat.screens.chat_status import StatusReport
 from tui_chat.screens.chat_versions import AnswerVersions
 from tui_chat.session import Exchange, RetryPending, RetryPolicy
+from tui_chat.widgets.attachment_tray import AttachmentTray
 from tui_chat.widgets.key_footer import KeyFooter
 from tui_chat.widgets.message_view import MessageView, format_metrics
 from tui_chat.widgets.prompt_input import PromptInput
@@ -75,6 +78,8 @@ class ChatOptions:
     model_state: Callable[[], str] | None = None
     """What the model is doing while it cannot answer yet (the local engine starting), shown
     in the status bar in place of its name from the first frame on; "" once it serves."""
+    attachment_limits: Limits = field(default_factory=Limits)
+    """How large a file, and one message's files together, may be."""
 
     def conversation_defaults(self) -> ConversationSettings:
         """What a new conversation starts with: the settings (config, flags, profile)."""
@@ -83,13 +88,15 @@ class ChatOptions:
                                     params.max_tokens)
 
 
-class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]):
+class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentActions,
+                 Screen[None]):
     """One conversation: type, watch the answer stream, pause, cancel, retry.
 
     This module wires the widgets and runs the answer worker; the rest has its own room:
     chat_storage.py (loading, saving, export), chat_versions.py (versions of a retried answer),
-    chat_actions.py (copy, model, system prompt, settings), chat_status.py (the status bar's
-    figures) and MessageView.add_shown (what the exchange yields, put into the view)."""
+    chat_actions.py (copy, model, system prompt, settings), chat_attachments.py (files for the
+    next message), chat_status.py (the status bar's figures) and MessageView.add_shown (what
+    the exchange yields, put into the view)."""
 
     CSS_PATH = "chat.tcss"
     AUTO_FOCUS = "PromptInput"
@@ -120,6 +127,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]
         Binding("f5", "copy_code", "Copy code", show=False, id="chat.copy_code"),
         Binding("f2", "pick_model", "Model", id="chat.model"),
         Binding("f3", "edit_system", "System", show=False, id="chat.system"),
+        Binding("ctrl+t", "attach_file", "Attach", show=False, id="chat.attach"),
     ]
 
     phase: var[Phase] = var("ready", bindings=True)
@@ -170,6 +178,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
+        yield AttachmentTray(id="attachments")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,
                           history=self.recent_prompts)
         yield StatusBar(id="status")
@@ -236,10 +245,15 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, Screen[None]
             self.notify("An answer is still streaming: Esc cancels it.", severity="warning",
                         markup=False)
             return
-        self.history.append(Message("user", event.text))
-        message_id = self._persist_user(event.text)
+        files = await self.take_attachments(event.text)
+        if files is None:  # a file could not be attached: said in one line, nothing lost
+            self.prompt_input.text = event.text
+            return
+        self.history.append(Message("user", event.text, files))
+        message_id = self._persist_user(event.text, files)
         await self.query("#welcome").remove()
-        await self.transcript.mount(MessageView("user", event.text, message_id=message_id))
+        await self.transcript.mount(MessageView("user", event.text, message_id=message_id,
+                                                attachments=files))
         await self._start_answer()
 
     def recent_prompts(self) -> list[str]:

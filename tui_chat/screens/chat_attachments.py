@@ -25,8 +25,12 @@ from tui_chat.widgets.prompt_input import PromptInput
 if TYPE_CHECKING:
     from tui_chat.screens.chat import ChatOptions
 
+    _ChatScreenPart = Screen[None]
+else:  # a part of ChatScreen, not a screen of its own (as chat_storage.py's parts)
+    _ChatScreenPart = object
 
-class AttachmentActions(Screen[None]):
+
+class AttachmentActions(_ChatScreenPart):
     """Attach files to the next message: the path prompt, `@path`, and the chips."""
 
     if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from tui_chat.context_window import history_from_stored
-from tui_chat.models import Conversation, Message, Phase
+from tui_chat.models import Attachment, Conversation, Message, Phase
 from tui_chat.sanitize import sanitize_line
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.transcript import Transcript
@@ -88,7 +88,7 @@ class ConversationStorage(_ChatScreenPart):
             self.notify(f"Could not save the conversation ({sanitize_line(str(error))}). "
                         "It stays on screen.", severity="error", timeout=10, markup=False)
 
-    def _persist_user(self, text: str) -> int | None:
+    def _persist_user(self, text: str, files: tuple[Attachment, ...] = ()) -> int | None:
         store = self.store
         if store is None:
             return None
@@ -100,9 +100,10 @@ class ConversationStorage(_ChatScreenPart):
         conversation_id = self.conversation.id
         if conversation_id is None:
             return None
-        self._store_call("title", lambda: store.set_title_if_empty(conversation_id, text))
+        title = text or (files[0].name if files else "")  # a message of files alone
+        self._store_call("title", lambda: store.set_title_if_empty(conversation_id, title))
         return self._store_call("add", lambda: store.add_message(
-            conversation_id, "user", text, model=settings.model))
+            conversation_id, "user", text, model=settings.model, attachments=files))
 
     def _begin_recording(self, replaces: int | None) -> AnswerRecorder | None:
         """The stored row of the answer about to start (in place of `replaces`, if given)."""
