@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.pty_harness import REPO, TerminalApp, tui_chat_argv
 from tests.real.conftest import engine_pids_of, is_running, server_metrics
 from tui_chat.app import make_app
@@ -124,6 +126,31 @@ async def test_a_context_overflow_gives_one_clear_line(engine: Engine) -> None:
     assert line.startswith("this conversation is 5,") and line in footer
     assert line.endswith(" tokens; the model's context is 4,096: start a new one, or lower "
                          "context_tokens")
+
+
+async def test_an_attached_text_file_is_read_and_an_image_is_refused_in_one_line(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file's content reaches the model (it answers from it); llama.cpp without a vision
+    projector refuses the image, and the app says so in one line."""
+    from tests import images
+
+    (tmp_path / "notes.txt").write_text("Meeting notes, 3 March.\n"
+                                        "The new project is code-named BLUEHERON.\n"
+                                        "Budget approved.\n")
+    (tmp_path / "shot.png").write_bytes(images.png())
+    monkeypatch.chdir(tmp_path)
+    app = app_for(engine, max_tokens=32)
+    async with app.run_test() as pilot:
+        await until(lambda: app.screen.query_one(StatusBar).model == engine.alias, 10, pilot)
+        await ask(app, pilot, "@notes.txt What is the new project code-named?")
+        await until(lambda: last_answer(app).status == "done", ANSWER_TIMEOUT, pilot)
+        assert "BLUEHERON" in last_answer(app).text
+        await ask(app, pilot, "@shot.png What is in this picture?")
+        await until(lambda: last_answer(app).status == "failed", ANSWER_TIMEOUT, pilot)
+        footer = last_answer(app)._footer_text()
+        line = app.screen.query_one(StatusBar).figures.message
+    assert "takes no images (image input is not supported" in line and line in footer
+    assert "\n" not in line
 
 
 def test_ask_local_json_reports_usage_and_leaves_no_engine(tmp_path: Path) -> None:
