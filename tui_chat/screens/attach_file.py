@@ -22,6 +22,7 @@ from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
 from tui_chat.attachments import AttachmentError, Limits, read_attachment
+from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import Attachment
 
 MAX_ENTRIES = 2000
@@ -67,7 +68,7 @@ def complete_path(value: str, cwd: Path | None = None) -> str | None:
     return completed if completed != value else None
 
 
-class AttachFileScreen(ModalScreen[Attachment | None]):
+class AttachFileScreen(PacedUpdates, ModalScreen[Attachment | None]):
     """Ask for a path; dismissed with the file read and checked, or None."""
 
     DEFAULT_CSS = """
