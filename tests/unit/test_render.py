@@ -480,7 +480,8 @@ def _random_plain_paragraph(rng: random.Random) -> str:
 @pytest.mark.parametrize("text_style", [Style(), Style(color="red", bold=True)])
 def test_plain_paragraphs_skip_markdown_and_still_draw_what_rich_markdown_draws(
         text_style: Style) -> None:
-    from tui_chat.render.prose import plain_paragraph, render_markdown, render_paragraph
+    from tui_chat.render.prose import render_markdown, render_paragraph
+    from tui_chat.render.wrap import plain_paragraph
 
     style = RenderStyle(text=text_style)
     rng = random.Random(6)
@@ -570,7 +571,8 @@ def test_list_items_with_more_than_a_paragraph_are_left_to_rich(source: str) -> 
 
 
 def test_a_paragraph_with_wide_characters_is_wrapped_by_rich() -> None:
-    from tui_chat.render.prose import paragraph_text, wrap_styled
+    from tui_chat.render.prose import paragraph_text
+    from tui_chat.render.wrap import wrap_styled
 
     style = RenderStyle()
     assert wrap_styled(paragraph_text("**wide** 你好 text", style), 10) is None
@@ -584,13 +586,13 @@ def test_a_paragraph_with_wide_characters_is_wrapped_by_rich() -> None:
     "tab\there", "wide 你好", "emoji 🙂", "3.14 is pi", "", "  ",
 ])
 def test_anything_markdown_could_read_more_into_takes_the_markdown_path(source: str) -> None:
-    from tui_chat.render.prose import plain_paragraph
+    from tui_chat.render.wrap import plain_paragraph
 
     assert plain_paragraph(source) is None
 
 
 def test_every_character_the_plain_path_accepts_takes_one_cell() -> None:
-    from tui_chat.render.prose import plain_paragraph
+    from tui_chat.render.wrap import plain_paragraph
 
     accepted = [chr(code) for code in range(0x20, 0x3000)
                 if plain_paragraph("a" + chr(code)) is not None]
