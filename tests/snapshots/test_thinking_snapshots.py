@@ -19,8 +19,6 @@ THINKING = ("The person asks how to sort words by length. `sorted()` with `key=l
 ANSWER = "Use `sorted(words, key=len)` for a new list, or `words.sort(key=len)` in place."
 
 
-
-
 def provider() -> ScriptedProvider:
     return ScriptedProvider([*(ReasoningDelta(t, 40) for t in THINKING),
                              *(Delta(w + " ") for w in ANSWER.split(" ")),
@@ -36,11 +34,13 @@ async def ask(pilot) -> None:
 
 
 def test_thinking_folded(snap_compare) -> None:
+    """Once the answer starts, the thinking folds to one line: "Thought for … · N tokens"."""
     app = make_app(SETTINGS, provider(), clock=lambda: 1000.0)
     assert snap_compare(app, terminal_size=SIZE, run_before=ask)
 
 
 def test_thinking_unfolded(snap_compare) -> None:
+    """t on the focused answer unfolds the thinking above it, drawn apart from the answer."""
     async def run_before(pilot) -> None:
         await ask(pilot)
         view = [v for v in pilot.app.screen.query(MessageView) if v.role == "assistant"][-1]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+from tests.waiting import until
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.providers.scripted import ScriptedProvider
@@ -17,6 +17,7 @@ SETTINGS = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="snap
 
 
 def test_an_answer_with_versions_shows_the_switcher(snap_compare, tmp_path: Path) -> None:
+    """A stored answer asked for three times, the second chosen: "‹ 2/3 ›" under it."""
     store = ConversationStore(tmp_path / "c.db", clock=lambda: 1_700_000_000.0)
     conversation = store.create_conversation(model="snapshot-model")
     store.add_message(conversation, "user", "Name a colour.")
@@ -32,9 +33,8 @@ def test_an_answer_with_versions_shows_the_switcher(snap_compare, tmp_path: Path
 
     async def run_before(pilot) -> None:
         pilot.app.screen.query_one(PromptInput).cursor_blink = False
-        async with asyncio.timeout(10):
-            while len(pilot.app.screen.query(MessageView)) < 2:
-                await pilot.pause(0.02)
+        await until(pilot, lambda: len(pilot.app.screen.query(MessageView)) >= 2,
+                    what="the stored conversation shown")
         pilot.app.screen.query(MessageView).last().focus()
         await pilot.pause()
 

@@ -7,6 +7,7 @@ import gc
 
 from textual.widgets import TextArea
 
+from tests.waiting import until
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.models import AuthFailed, Delta, Finished, Usage
@@ -243,13 +244,18 @@ async def test_scrolling_up_stops_following_and_says_new_text_is_below() -> None
         await pilot.press(*"go", "enter")
         async with asyncio.timeout(5):
             await provider.sent_first.wait()
-        await pilot.pause(0.2)
         transcript = app.screen.transcript
-        assert transcript.scroll_y == transcript.max_scroll_y  # following
+        await until(pilot, lambda: "line 59" in views(app)[-1].text
+                    and 0 < transcript.max_scroll_y == transcript.scroll_y,
+                    what="the first text drawn, scrolled to its end")  # following
         transcript.scroll_to(y=0, animate=False)
         await pilot.pause()
+        first_height = transcript.max_scroll_y
         provider.gate.set()
-        await pilot.pause(0.3)
+        await until(pilot, lambda: app.screen.phase == "done"
+                    and transcript.max_scroll_y > first_height,
+                    what="the rest drawn below")
+        await pilot.pause()  # a frame after it, where following would have scrolled
         assert transcript.scroll_y == 0  # stays where the person is reading
         assert app.screen.query_one("#new-below").display
         await pilot.press("ctrl+end")

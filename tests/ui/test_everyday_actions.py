@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from tests.waiting import until
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.models import Delta, Finished
@@ -119,7 +120,7 @@ async def test_keys_can_be_remapped_from_the_config(tmp_path: Path) -> None:
     app = make_app(load_settings(path, {}), provider)
     async with app.run_test() as pilot:
         await pilot.press(*"q", "enter")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.screen.phase == "streaming", what="the answer started")
         await pilot.press("f8")
         await settle(app, pilot)
         assert app.screen.phase == "cancelled"
