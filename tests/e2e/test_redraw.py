@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.pty_harness import TerminalApp, tui_chat_argv
+from tests.waiting import POLL, wait_until
 
 START = 15.0
 
@@ -52,17 +54,23 @@ def cells(app: TerminalApp) -> list[tuple]:
         return rows
 
 
-def settle(app: TerminalApp, seconds: float = 0.6) -> None:
-    """Wait until the app has written nothing for a while."""
-    deadline = time.monotonic() + 10
-    last = -1
-    while time.monotonic() < deadline:
+def settle(app: TerminalApp, ready: Callable[[], bool], quiet: float = 0.6) -> None:
+    """Wait until `ready()` holds, and then until the app has written nothing for `quiet`
+    seconds (the frame that shows it is out in full). A fixed wait flaked: on a loaded machine
+    the app could still be drawing, and the two runs were compared mid-frame."""
+    wait_until(ready, 30, "the expected screen")
+
+    def written() -> int:
         with app._lock:
-            size = len(app.output)
-        if size == last:
-            return
-        last = size
-        time.sleep(seconds)
+            return len(app.output)
+
+    deadline = time.monotonic() + 30
+    size, since = written(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the app never stopped writing"
+        time.sleep(POLL)
+        if (now := written()) != size:
+            size, since = now, time.monotonic()
 
 
 def run(tmp_path: Path, url: str, *flags: str) -> list[list[tuple]]:
@@ -76,13 +84,13 @@ def run(tmp_path: Path, url: str, *flags: str) -> list[list[tuple]]:
         app.type("go")
         app.press("enter")
         assert app.wait_for("The end of the answer.", 30)
-        settle(app)
+        settle(app, lambda: "tokens" in app.display())  # the answer has finished
         screens.append(cells(app))
         app.write(b"\x1b[5~" * 3)  # page up three times: the transcript scrolls back
-        settle(app)
+        settle(app, lambda: "The end of the answer." not in app.display())
         screens.append(cells(app))
         app.write(b"\x1b[1;5F")  # ctrl+end: follow the answer again
-        settle(app)
+        settle(app, lambda: "The end of the answer." in app.display())
         screens.append(cells(app))
         app.press("ctrl+q")
         app.close(10)

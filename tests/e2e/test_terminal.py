@@ -1,5 +1,6 @@
-"""`python -m tui_chat` in a real pseudo-terminal: the bytes it writes, the files it leaves, and
-what survives `kill -9`.
+"""`python -m tui_chat` in a real pseudo-terminal: the bytes it writes (nothing from the model or a
+paste that a terminal would act on; OSC 52 when asked to copy), the files it leaves, and what
+survives `kill -9`.
 
 Every test runs the installed entry point with its XDG directories inside tmp_path, against the
 loopback fake server (or against nothing), and keeps each wait bounded.
@@ -7,6 +8,7 @@ loopback fake server (or against nothing), and keeps each wait bounded.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -25,6 +27,9 @@ from tui_chat.store import ConversationStore
 KEY = "sk-test-FAKEKEY123456789"
 START = 15.0
 """Seconds the app may take to show its first screen (imports on a slow CI machine)."""
+STEP = 30.0
+"""Upper bound for one answer or for quitting: it flaked at 10 s on a loaded machine (the first
+request imports the SDK); a healthy run takes a fraction of it."""
 ALTERNATE_SCREEN = b"\x1b[?1049h"
 """The first thing a Textual app writes to take over the terminal."""
 
@@ -65,7 +70,7 @@ def fake() -> Iterator[RunningFakeOpenAI]:
 
 def quit_app(app: TerminalApp) -> int | None:
     app.press("ctrl+q")
-    return app.close(10)
+    return app.close(STEP)
 
 
 def test_escape_sequences_in_an_answer_and_in_a_paste_never_reach_the_terminal(
@@ -81,13 +86,13 @@ def test_escape_sequences_in_an_answer_and_in_a_paste_never_reach_the_terminal(
         assert app.wait_for("tokens", 10)  # the answer has finished
         app.write(PASTE)
         assert app.wait_for("pasted", 10)
+        # Kept on purpose: this checks that nothing happens, which no condition can wait for.
         time.sleep(0.3)  # time for any key replayed from the paste to act
         assert app.process.poll() is None  # still running
         assert len(fake.fake.chat_requests) == 1  # nothing sent by the paste itself
         app.press("enter")  # sent: the paste is drawn again, in the transcript
         assert app.wait_for("line two", 10)
         assert app.wait_for("fake server answering", 10)
-        time.sleep(0.3)  # let the last frame out
         screen_title = app.screen.title if app.screen is not None else ""
         display = app.display()
         assert quit_app(app) == 0
@@ -113,11 +118,14 @@ def test_the_key_is_never_written_anywhere_even_when_the_server_echoes_it(
     env = environment(tmp_path, OPENAI_API_KEY=KEY)
     with TerminalApp(app_argv(fake.url), env=env) as app:
         assert app.wait_for("Ask anything", START)
-        for prompt, shown in (("one", "401"), ("two", "403"), ("three", "400"),
-                              ("four", "a fine answer")):
+        # Each wait names words of that answer alone: a bare "403" also matched the fake
+        # server's port in the line before (e.g. 127.0.0.1:40312), and "four" was typed while
+        # "three" still streamed.
+        for prompt, shown in (("one", "401: API key rejected"), ("two", "403: access denied"),
+                              ("three", "400: 127.0.0.1"), ("four", "a fine answer")):
             app.type(prompt)
             app.press("enter")
-            assert app.wait_for(shown, 10), app.display()
+            assert app.wait_for(shown, STEP), app.display()
         assert "OPENAI_API_KEY" in app.display()  # the 401 line says where to set it
         assert quit_app(app) == 0
         written = bytes(app.output)
@@ -128,13 +136,16 @@ def test_the_key_is_never_written_anywhere_even_when_the_server_echoes_it(
     assert conversation is not None
     export = subprocess.run(
         tui_chat_argv("export", str(conversation), "--format", "json", "--db", str(db)),
-        capture_output=True, env={**os.environ, **env}, timeout=30, check=True)
+        capture_output=True, env={**os.environ, **env}, timeout=60, check=True)
     exported = json.loads(export.stdout)
     assert "a fine answer" in json.dumps(exported, ensure_ascii=False)
     log = tmp_path / "state" / "tui-chat" / "log" / "tui-chat.log"
     assert "401" in log.read_text(encoding="utf-8")  # the failures were logged, just not the key
     written_files = [path for path in tmp_path.rglob("*") if path.is_file()]
     assert db in written_files and log in written_files
+    for path in (db, log):  # in their default places, too, private to the person
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
     for blob in (written, export.stdout, export.stderr,
                  *(path.read_bytes() for path in written_files)):
         assert KEY.encode() not in blob
@@ -201,6 +212,7 @@ def test_without_a_key_a_hosted_endpoint_shows_the_first_run_hint_and_sends_noth
         with TerminalApp(argv, env=env) as app:
             assert app.wait_for("OPENAI_API_KEY", START)
             display = " ".join(app.display().split())
+            # Kept on purpose: this checks that no request comes, which no condition can wait for.
             time.sleep(0.5)  # the SDK warm-up, if any, would run now
             assert quit_app(app) == 0
         with pytest.raises(BlockingIOError):
@@ -221,6 +233,7 @@ def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
         app.press("enter")
         assert app.wait_for("word3 ", 10)
         first_text = time.monotonic()
+        # Kept on purpose: the time streamed is the behaviour (saves are periodic).
         time.sleep(1.6)  # > 1.5 s of streaming: several periodic saves are due
         assert time.monotonic() - first_text > 1.5
         app.kill()  # SIGKILL: no handler, no clean-up
@@ -235,3 +248,21 @@ def test_kill_9_mid_answer_keeps_the_question_and_the_partial_answer(
     assert answer.role == "assistant" and answer.status == "interrupted"
     assert answer.content.startswith("word0 word1 word2 ")
     assert sent.startswith(answer.content)  # what was saved is what had arrived, in order
+    # At most about a second of text is lost (20 chunks a second here; 40 is two seconds, slack for
+    # a loaded machine and the time the kill takes to land).
+    assert len(answer.content.split()) >= len(sent.split()) - 40
+
+
+def test_copy_writes_the_answer_to_the_terminal_clipboard_with_osc_52(
+        fake: RunningFakeOpenAI, tmp_path: Path) -> None:
+    fake.fake.script(Reply(chunks=["Copy ", "me: 你好"]))
+    env = environment(tmp_path, OPENAI_API_KEY=KEY)
+    with TerminalApp(app_argv(fake.url, "--db", str(tmp_path / "c.db")), env=env) as app:
+        assert app.wait_for("Ask anything", START)
+        app.type("q")
+        app.press("enter")
+        assert app.wait_for("tokens", 10)  # the answer has finished
+        app.write(b"\x07")  # ctrl+g
+        expected = b"\x1b]52;c;" + base64.b64encode("Copy me: 你好".encode())
+        assert app.wait_for_output(expected, 10)
+        assert quit_app(app) == 0
