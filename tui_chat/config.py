@@ -19,6 +19,9 @@ from urllib.parse import urlparse
 from tui_chat.attachments import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Limits
 from tui_chat.models import AUTO_TITLE_MODES, REASONING_MODES, AutoTitle, ReasoningMode
 
+HTTP_TRANSPORTS = ("aiohttp", "httpx")
+"""What `http_transport` may be (providers/openai_compat.py builds the SDK's client for it)."""
+
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"
 """Sent to local servers (Ollama, vLLM, llama.cpp) that need no key: the SDK insists on one."""
@@ -61,6 +64,9 @@ class Settings:
     """Seconds without a byte from the server before an answer is ended as stalled."""
     connect_timeout: float = 10.0
     """Seconds to wait for the connection to be made."""
+    http_transport: str = "aiohttp"
+    """How the SDK talks HTTP: "aiohttp" (its `DefaultAioHttpClient`: reads a flooding server
+    in about half the CPU, many chunks per read) or "httpx" (the SDK's own default)."""
     max_input_chars: int = 200_000
     """Longest message the input will send."""
     max_attachment_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -131,6 +137,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "retry_max_wait": (int, float),
     "stall_timeout": (int, float),
     "connect_timeout": (int, float),
+    "http_transport": (str,),
     "max_input_chars": (int,),
     "max_attachment_bytes": (int,),
     "max_message_attachment_bytes": (int,),
@@ -150,6 +157,7 @@ _ENV_NAMES = {
     "OPENAI_MODEL": "model",
     "TEMPERATURE": "temperature",
     "MAX_TOKENS": "max_tokens",
+    "TUI_CHAT_HTTP_TRANSPORT": "http_transport",
 }
 
 
@@ -187,6 +195,9 @@ def _check_range(name: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")
     if name in ("stall_timeout", "connect_timeout", "retry_max_wait") and value <= 0:
         raise ConfigError(f"{where}: '{name}' must be more than 0 seconds, not {value}")
+    if name == "http_transport" and value not in HTTP_TRANSPORTS:
+        raise ConfigError(f"{where}: 'http_transport' must be one of "
+                          f"{', '.join(HTTP_TRANSPORTS)}, not {value!r}")
     if name == "reasoning" and value not in REASONING_MODES:
         raise ConfigError(f"{where}: 'reasoning' must be one of {', '.join(REASONING_MODES)},"
                           f" not {value!r}")

@@ -79,6 +79,19 @@ async def collect_failure(
     return events, raised.value
 
 
+def merged(events: Sequence[StreamEvent]) -> list[StreamEvent]:
+    """The events with neighbouring Deltas joined: the provider passes on each network read's
+    text as one Delta, and where reads begin and end is the transport's business (aiohttp
+    hands over what has arrived; httpx over h11 one HTTP chunk at a time)."""
+    out: list[StreamEvent] = []
+    for event in events:
+        if isinstance(event, Delta) and out and isinstance(out[-1], Delta):
+            out[-1] = Delta(out[-1].text + event.text, out[-1].chunks + event.chunks)
+        else:
+            out.append(event)
+    return out
+
+
 def text_of(events: Sequence[StreamEvent]) -> str:
     return "".join(event.text for event in events if isinstance(event, Delta))
 
@@ -94,8 +107,7 @@ class TestStreaming:
         fake_openai.script(Reply(chunks=["Hel", "lo, ", "world"], usage=(12, 3),
                                  finish_reason="length"))
         events = await collect(provider)
-        assert events == [Delta("Hel"), Delta("lo, "), Delta("world"), Usage(12, 3),
-                          Finished("length")]
+        assert merged(events) == [Delta("Hello, world", 3), Usage(12, 3), Finished("length")]
 
     async def test_request_carries_messages_model_params_and_key(self, fake_openai, provider):
         messages = [Message("system", "Be brief."), Message("user", "hi"),
@@ -158,7 +170,7 @@ class TestStreaming:
     async def test_finish_without_done_is_a_normal_finish(self, fake_openai, provider):
         fake_openai.script(Reply(chunks=["a", "b"], no_done=True, usage=(1, 2)))
         events = await collect(provider)
-        assert events == [Delta("a"), Delta("b"), Usage(1, 2), Finished("stop")]
+        assert merged(events) == [Delta("ab", 2), Usage(1, 2), Finished("stop")]
         assert fake_openai.chat_requests[0].outcome == "no_done"
 
     async def test_keep_alive_comments_keep_a_slow_answer_alive(self, fake_openai):
@@ -255,20 +267,20 @@ class TestBrokenStreams:
     async def test_connection_cut_mid_answer(self, fake_openai, provider):
         fake_openai.script(Reply(chunks=["a", "b", "c", "d"], cut_after=2))
         events, error = await collect_failure(provider)
-        assert events == [Delta("a"), Delta("b")]
+        assert merged(events) == [Delta("ab", 2)]
         assert type(error) is StreamBroken
         assert "mid-answer" in str(error)
 
     async def test_body_ending_without_finish_reason(self, fake_openai, provider):
         fake_openai.script(Reply(chunks=["a", "b", "c"], end_after=2))
         events, error = await collect_failure(provider)
-        assert events == [Delta("a"), Delta("b")]
+        assert merged(events) == [Delta("ab", 2)]
         assert type(error) is StreamBroken
 
     async def test_malformed_event(self, fake_openai, provider):
         fake_openai.script(Reply(chunks=["a", "b", "c"], malformed_after=2))
         events, error = await collect_failure(provider)
-        assert events == [Delta("a"), Delta("b")]
+        assert merged(events) == [Delta("ab", 2)]
         assert isinstance(error, BadResponse)
         assert "malformed event" in str(error)
 
@@ -284,7 +296,7 @@ class TestBrokenStreams:
             events, error = await collect_failure(provider)
         finally:
             await provider.aclose()
-        assert events == [Delta("a"), Delta("b")]
+        assert merged(events) == [Delta("ab", 2)]
         assert isinstance(error, StreamStalled)
         assert "0.5 s" in str(error)
 
@@ -527,9 +539,9 @@ class TestFakeServer:
         finally:
             process.terminate()
             process.wait(timeout=10)
-        deltas = [event.text for event in events if isinstance(event, Delta)]
-        assert "".join(deltas) == answer
-        assert deltas[:2] == ["Line", " one"]
+        deltas = [event for event in events if isinstance(event, Delta)]
+        assert "".join(delta.text for delta in deltas) == answer
+        assert sum(delta.chunks for delta in deltas) == 5  # --chunk-size 4: 19 characters
         assert process.returncode == 0
 
     @staticmethod
@@ -539,3 +551,64 @@ class TestFakeServer:
             return await collect(provider)
         finally:
             await provider.aclose()
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+class TestBothTransports:
+    """Either HTTP transport (`http_transport`) gives the same events and the same one-line
+    errors: the aiohttp one files some system errors under other SDK exceptions."""
+
+    @pytest.mark.parametrize(("reply", "kind", "message"), [
+        (Reply(chunks=["a", "b", "c"], cut_after=2), StreamBroken,
+         "the connection to {host} dropped mid-answer: the server closed the connection"),
+        (Reply(chunks=["a", "b"], cut_after=0), Unreachable,
+         "no answer from {url}: the server closed the connection"),
+        (Reply(chunks=["a", "b", "c"], stall_after=2), StreamStalled,
+         "stalled: no data from {host} for 0.5 s; the answer is incomplete"),
+        (Reply(stall_after=0), Unreachable, "no answer from {url}: no answer within 0.5 s"),
+        (Reply.error(500), ServerError, "500: server error at {host}: The server had an error "
+                                        "while processing your request."),
+    ])
+    async def test_faults_read_the_same(self, fake_openai, transport, reply, kind, message):
+        provider = OpenAICompatible(fake_openai.url, KEY, stall_timeout=0.5,
+                                    http_transport=transport)
+        fake_openai.script(reply)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        host = fake_openai.url.split("//")[1].split("/")[0]
+        assert type(error) is kind
+        assert str(error) == message.format(host=host, url=fake_openai.url)
+
+    async def test_refused_connection_reads_the_same(self, transport):
+        url = f"http://127.0.0.1:{dead_port()}/v1"
+        provider = OpenAICompatible(url, KEY, http_transport=transport)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert str(error).startswith(f"cannot reach {url}: connection refused; ")
+
+    async def test_cancel_closes_the_connection_at_once(self, fake_openai, transport):
+        provider = OpenAICompatible(fake_openai.url, KEY, http_transport=transport)
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(1000)], chunks_per_second=50))
+        try:
+            async with asyncio.timeout(10):
+                async with aclosing(provider.stream(MESSAGES, PARAMS)) as stream:
+                    async for _ in stream:
+                        break
+                await fake_openai.chat_requests[0].wait_disconnected()
+        finally:
+            await provider.aclose()
+        assert len(fake_openai.chat_requests[0].chunks) < 100
+
+    async def test_a_flood_arrives_whole(self, fake_openai, transport):
+        provider = OpenAICompatible(fake_openai.url, KEY, http_transport=transport)
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(2000)], chunks_per_second=0))
+        try:
+            events = await collect(provider)
+        finally:
+            await provider.aclose()
+        assert text_of(events) == "".join(f"w{i} " for i in range(2000))
+        assert sum(e.chunks for e in events if isinstance(e, Delta)) == 2000

@@ -160,7 +160,8 @@ class EngineBackedProvider(DeferredProvider):
 
         s = self._settings
         return OpenAICompatible(base_url, s.effective_api_key, connect_timeout=s.connect_timeout,
-                                stall_timeout=s.stall_timeout, api_key_env=s.api_key_env)
+                                stall_timeout=s.stall_timeout, api_key_env=s.api_key_env,
+                                http_transport=s.http_transport)
 
     async def list_models(self) -> list[str]:
         if not self._engine.ready:

@@ -106,6 +106,7 @@ def make_provider(settings: Settings, *, deferred: bool = False) -> Provider:
             connect_timeout=settings.connect_timeout,
             stall_timeout=settings.stall_timeout,
             api_key_env=settings.api_key_env,
+            http_transport=settings.http_transport,
         )
 
     return DeferredProvider(build) if deferred else build()

@@ -62,6 +62,31 @@ DETAIL_CHARS = 200
 MODELS_TIMEOUT = 5.0
 """Seconds the model listing behind a 404 may take before the error is shown without it."""
 
+DEFAULT_HTTP_TRANSPORT = "aiohttp"
+"""How the SDK talks HTTP (`http_transport` in the config, `TUI_CHAT_HTTP_TRANSPORT`). Both keep
+the SDK's types, timeouts and errors: the aiohttp client is the SDK's own
+(`openai.DefaultAioHttpClient`) behind its httpx interface. Measured with
+`benchmarks/transport_bench.py` (20,000 chunks, unthrottled): httpx over h11 makes one read per
+HTTP chunk (20,004 reads); aiohttp's C parser hands over what has arrived (about 1,000 reads),
+which halves the CPU and keeps up with the server instead of ending seconds behind it."""
+
+
+def _http_client(transport: str, timeout: openai.Timeout) -> Any:
+    """The SDK's HTTP client for `transport`; None lets the SDK build its default (httpx)."""
+    if transport == "aiohttp":
+        return openai.DefaultAioHttpClient(timeout=timeout)
+    if transport != "httpx":
+        raise ValueError(f"unknown HTTP transport {transport!r}")
+    return None
+
+
+_CLOSED_BY_SERVER = frozenset({
+    "RemoteProtocolError",  # httpx (h11)
+    "ServerDisconnectedError", "ClientPayloadError", "TransferEncodingError",  # aiohttp
+    "ContentLengthError",
+})
+"""Transport errors that mean the server closed the connection before the response ended."""
+
 _CONTEXT_PATTERN = re.compile(
     r"context[ _](length|window)|maximum context|too many tokens|prompt is too long"
     r"|reduce the length", re.IGNORECASE)
@@ -103,6 +128,8 @@ class OpenAICompatible:
         stall_timeout: Seconds without a byte from the server before an answer is given up.
             SSE comment lines (keep-alives) are bytes, so they count as life.
         api_key_env: Name of the variable the key came from, for the "key rejected" hint.
+        http_transport: "aiohttp" (the SDK's `DefaultAioHttpClient`) or "httpx" (the SDK's
+            default, h11 underneath). See `HTTP_TRANSPORTS`.
     """
 
     def __init__(
@@ -113,6 +140,7 @@ class OpenAICompatible:
         connect_timeout: float = 10.0,
         stall_timeout: float = 60.0,
         api_key_env: str = "OPENAI_API_KEY",
+        http_transport: str = DEFAULT_HTTP_TRANSPORT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -127,11 +155,14 @@ class OpenAICompatible:
         self._shown_url = f"{parsed.scheme}://{self._host}{parsed.path}"
         self._send_stream_options = True
         """Cleared after a server rejects `stream_options`, so it is asked once, not each time."""
+        timeout = openai.Timeout(stall_timeout, connect=connect_timeout)
+        self.http_transport = http_transport
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key,
             max_retries=0,
-            timeout=openai.Timeout(stall_timeout, connect=connect_timeout),
+            timeout=timeout,
+            http_client=_http_client(http_transport, timeout),
         )
         # The SDK imports its chat resources (and builds their pydantic models) on first
         # touch: about 0.14 s (py-spy, this machine). Touched here, that happens where the
@@ -347,10 +378,10 @@ class OpenAICompatible:
 
     def _reason(self, error: BaseException) -> str:
         """Why a connection failed, in a few words, from the transport error under the SDK's."""
-        innermost = error
-        for cause in _causes(error):
-            innermost = cause
-            name = type(cause).__name__
+        causes = list(_causes(error))
+        # What the system said first, then what the transport said: the aiohttp transport
+        # files a refused connection or an unknown host under the SDK's connect timeout.
+        for cause in causes:
             if isinstance(cause, ConnectionRefusedError):
                 return "connection refused"
             if isinstance(cause, socket.gaierror):
@@ -361,13 +392,17 @@ class OpenAICompatible:
                 return f"TLS error ({cause.reason or 'handshake failed'})"
             if isinstance(cause, ConnectionResetError):
                 return "connection reset by the server"
+        innermost = error
+        for cause in causes:
+            innermost = cause
+            name = type(cause).__name__
             if name == "ConnectTimeout":
                 return f"no connection within {self._connect_timeout:g} s"
             if name in ("ReadTimeout", "WriteTimeout"):
                 return f"no answer within {self._stall_timeout:g} s"
             if name == "PoolTimeout":
                 return "too many requests already open"
-            if name == "RemoteProtocolError":
+            if name in _CLOSED_BY_SERVER:
                 return "the server closed the connection"
         return self._redact(str(innermost)) or type(innermost).__name__
 
@@ -403,21 +438,35 @@ async def _chunk_batches(stream: Any) -> AsyncGenerator[list[dict[str, Any]], No
         if done:
             continue  # read the body to its end, so the connection can be used again
         chunks: list[dict[str, Any]] = []
-        for kind, data in batch:
-            if data.startswith(b"[DONE]"):
-                done = True
-                break
-            payload = _parse_json(data)
-            if not isinstance(payload, dict):
-                raise json.JSONDecodeError("not an object", data.decode("utf-8", "replace"), 0)
-            if payload.get("error") or kind == "error":
-                error = payload.get("error", payload)
-                message = error.get("message") if isinstance(error, dict) else None
-                raise openai.APIError(message=str(message or "an error occurred while streaming"),
-                                      request=stream.response.request, body=error)
-            chunks.append(payload)
+        failure: Exception | None = None
+        try:
+            for kind, data in batch:
+                if data.startswith(b"[DONE]"):
+                    done = True
+                    break
+                chunks.append(_chunk_of(kind, data, stream))
+        except (json.JSONDecodeError, UnicodeDecodeError, openai.APIError) as error:
+            # The events before the bad one in this read are delivered first: text that
+            # arrived is shown before the error, however many events a read holds.
+            failure = error
         if chunks:
             yield chunks
+        if failure is not None:
+            raise failure
+
+
+def _chunk_of(kind: str, data: bytes, stream: Any) -> dict[str, Any]:
+    """One event's chunk. Raises JSONDecodeError / UnicodeDecodeError for a malformed one,
+    `openai.APIError` for an error event."""
+    payload = _parse_json(data)
+    if not isinstance(payload, dict):
+        raise json.JSONDecodeError("not an object", data.decode("utf-8", "replace"), 0)
+    if payload.get("error") or kind == "error":
+        error = payload.get("error", payload)
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(message=str(message or "an error occurred while streaming"),
+                              request=stream.response.request, body=error)
+    return payload
 
 
 def _reasoning_of(delta: Mapping[str, Any]) -> str:
