@@ -303,20 +303,32 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
         next_beat = loop.time() + relay.heartbeat
         try:
             while True:
-                wait = max(0.0, min(DISCONNECT_POLL, next_beat - loop.time()))
-                try:
-                    chunk = await asyncio.wait_for(queue.get(), wait)
-                except TimeoutError:
-                    if _client_gone(request):
+                if queue.empty():
+                    wait = max(0.0, min(DISCONNECT_POLL, next_beat - loop.time()))
+                    try:
+                        async with asyncio.timeout(wait):  # a timer, not a task as wait_for
+                            chunk = await queue.get()
+                    except TimeoutError:
+                        if _client_gone(request):
+                            break
+                        if loop.time() >= next_beat:
+                            await response.write(b": heartbeat\n\n")
+                            next_beat = loop.time() + relay.heartbeat
+                        continue
+                else:  # no timer and no task per event when they are already waiting
+                    chunk = queue.get_nowait()
+                # Events that piled up while the client was slow go out in one write.
+                pieces: list[bytes] = []
+                while chunk is not None:
+                    pieces.append(chunk)
+                    if queue.empty():
                         break
-                    if loop.time() >= next_beat:
-                        await response.write(b": heartbeat\n\n")
-                        next_beat = loop.time() + relay.heartbeat
-                    continue
+                    chunk = queue.get_nowait()
+                if pieces:
+                    await response.write(b"".join(pieces) if len(pieces) > 1 else pieces[0])
                 if chunk is None:
                     await response.write_eof()
                     return response
-                await response.write(chunk)
                 next_beat = loop.time() + relay.heartbeat
         except ConnectionResetError:
             pass  # the client went away between our check and the write
