@@ -22,13 +22,15 @@ class Pacing:
     arrived in one piece."""
 
     # -- drawing (widgets.MessageView) -----------------------------------------------------
-    frame_interval: float = 1 / 25
-    """Streaming text is drawn at most this often: a chunk after a quiet spell at once, those
-    that follow within the interval together at its end."""
+    frame_interval: float = 1 / 20
+    """While chunks come faster than `quiet_gap` apart, streaming text is drawn at most this
+    often: those that arrive within the interval are drawn together at its end."""
+    quiet_gap: float = 1 / 20
+    """A chunk that comes at least this long after the one before it is drawn at once."""
     fast_frame_interval: float = 1 / 40
-    """...or this often while chunks pour in (a draw carried more than `fast_chunks`)."""
-    fast_chunks: int = 2
-    """A draw that carried more chunks than this makes the next wait `fast_frame_interval`."""
+    """...and this often while they pour in: chunks less than `fast_gap` apart on average
+    (every frame carries several then, so a longer wait saves little and adds latency)."""
+    fast_gap: float = 1 / 150
     draw_budget: float = 0.005
     """Seconds one draw spends at most on text not drawn yet; the rest follows on the next
     frames, and keys are read in between."""

@@ -115,3 +115,56 @@ async def test_an_error_under_the_answer_wraps_in_full_at_80_columns() -> None:
         assert "…" not in "".join(shown)
         words = " ".join(" ".join(shown).split())
         assert error in words and "ctrl+r retries" in words
+
+
+def frames_for(view: MessageView, gaps: list[float]) -> list[tuple[float, float]]:
+    """Append one chunk after each gap (seconds) on a made-up clock and draw whenever the view
+    asks to: at once, or when its frame timer would fire. (time of each chunk, its wait)."""
+    clock = [max(1000.0, view._appended_at, view._flushed_at)]
+    view._now = lambda: clock[0]  # type: ignore[method-assign]
+    due: float | None = None
+    waits: list[tuple[float, float]] = []
+    pending: list[float] = []
+
+    def draw(at: float) -> float | None:
+        nonlocal pending
+        clock[0] = at
+        view._flush()
+        waits.extend((t, at - t) for t in pending)
+        pending = []
+        timer = view._flush_timer  # a draw that ran out of budget asks for another
+        return at + timer._interval if view._flush_pending and timer is not None else None
+
+    for gap in gaps:
+        target = clock[0] + gap
+        while due is not None and due <= target:  # the frame came before this chunk
+            due = draw(due)
+        clock[0] = target
+        was_pending = view._flush_pending
+        view.append("word ")
+        pending.append(target)
+        if not was_pending and view._flush_pending:
+            timer = view._flush_timer
+            due = draw(target) if timer is None else target + timer._interval
+    while due is not None:
+        due = draw(due)
+    return waits
+
+
+async def test_the_frame_budget_follows_the_pace_of_the_chunks() -> None:
+    app = OneAnswer()
+    async with app.run_test(size=(60, 20)):
+        view = app.query_one("#answer", MessageView)
+        # 50 chunks a second for two seconds: at most 20 frames a second, none waits longer
+        # than a frame.
+        waits = frames_for(view, [0.5] + [0.02] * 100)
+        frames = {round(t + wait, 6) for t, wait in waits}
+        assert len(frames) <= 2 * 20 + 2  # both ends of the two seconds
+        assert max(wait for _, wait in waits) <= MessageView.FRAME_INTERVAL + 1e-9
+        # Slower than 20 a second, after a quiet spell: every chunk is drawn at once.
+        waits = frames_for(view, [0.5] + [0.06] * 20 + [1.0, 0.3])
+        assert [wait for _, wait in waits if wait] == []
+        # Pouring in (500 a second): frames come more often, each with several chunks.
+        waits = frames_for(view, [0.5] + [0.002] * 500)
+        frames = {round(t + wait, 6) for t, wait in waits}
+        assert 20 < len(frames) <= 1 / MessageView.FAST_FRAME_INTERVAL + 2

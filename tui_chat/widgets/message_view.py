@@ -174,8 +174,10 @@ class MessageView(Widget):
         """When pending text was last drawn (time.monotonic())."""
         self._appended = 0
         """Chunks appended since the last draw."""
-        self._fast = False
-        """The last draw carried several chunks."""
+        self._appended_at = float("-inf")
+        """When text was last appended (time.monotonic())."""
+        self._gap = float("inf")
+        """The usual time between appends (a moving average), while they keep coming."""
         self._appended_chars = 0
         self._flooded = False
         """The last draw carried more than FLOOD_CHARS, or left text for the next one."""
@@ -237,7 +239,8 @@ class MessageView(Widget):
     FRAME_INTERVAL: ClassVar[float] = PACING.frame_interval
     DRAW_BUDGET: ClassVar[float] = PACING.draw_budget
     FAST_FRAME_INTERVAL: ClassVar[float] = PACING.fast_frame_interval
-    FAST_CHUNKS: ClassVar[int] = PACING.fast_chunks
+    QUIET_GAP: ClassVar[float] = PACING.quiet_gap
+    FAST_GAP: ClassVar[float] = PACING.fast_gap
     FLOOD_CHARS: ClassVar[int] = PACING.flood_chars
     FLOOD_FRAME_INTERVAL: ClassVar[float] = PACING.flood_frame_interval
     FLOOD_DRAW_BUDGET: ClassVar[float] = PACING.flood_draw_budget
@@ -339,16 +342,30 @@ class MessageView(Widget):
         self._dirty = True
         self._appended += 1
         self._appended_chars += chars
+        now = self._now()
+        gap = now - self._appended_at
+        self._appended_at = now
+        quiet = gap >= self.QUIET_GAP
+        # The frame budget follows the pace of the chunks: each one drawn at once while they
+        # come less often than QUIET_GAP, at most one frame per FRAME_INTERVAL while they come
+        # faster, FAST_FRAME_INTERVAL when they pour in (several per frame anyway).
+        self._gap = gap if quiet else 0.5 * self._gap + 0.5 * gap
         if self._flush_pending or not self.is_mounted:
             return
         self._flush_pending = True
         interval = (self.FLOOD_FRAME_INTERVAL if self._flooded else
-                    self.FAST_FRAME_INTERVAL if self._fast else self.FRAME_INTERVAL)
-        wait = self._flushed_at + interval - time.monotonic()
+                    0.0 if quiet else
+                    self.FAST_FRAME_INTERVAL if self._gap < self.FAST_GAP else
+                    self.FRAME_INTERVAL)
+        wait = self._flushed_at + interval - now
         if wait > 0:
             self._flush_timer = self.set_timer(wait, self._flush)
         else:  # after the chunks already on their way in this turn of the loop
             self.call_later(self._flush)
+
+    @staticmethod
+    def _now() -> float:
+        return time.monotonic()
 
     def set_footer(self, text: str, *, error: bool = False) -> None:
         """The line under the message: figures when done, the reason when it failed."""
@@ -421,8 +438,7 @@ class MessageView(Widget):
             self._flush_timer.stop()
             self._flush_timer = None
         self._flush_pending = False
-        self._flushed_at = time.monotonic()
-        self._fast = self._appended > self.FAST_CHUNKS
+        self._flushed_at = self._now()
         self._flooded = self._appended_chars > self.FLOOD_CHARS
         self._appended = self._appended_chars = 0
         if not self.is_mounted:
