@@ -107,7 +107,9 @@ async def one(session: aiohttp.ClientSession, url: str) -> tuple[float, int, boo
             if line.startswith(b"data:"):
                 event = json.loads(line[5:])
                 if "content" in event:
-                    chunks += 1
+                    # Chunks that reach the relay together go out as one event: count the
+                    # chunks ("wordN " each), not the events.
+                    chunks += len(event["content"].split())
                 if event.get("done"):
                     done = True
                 if "error" in event:
