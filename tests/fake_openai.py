@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from tui_chat.titles import INSTRUCTION as TITLE_INSTRUCTION
+
 DEFAULT_TEXT = "Hello! This is the fake server answering."
 DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
 MAX_HEAD_BYTES = 64 * 1024
@@ -170,6 +172,9 @@ class Reply:
     """How long a stall lasts before the answer goes on; None: until the client goes."""
     keepalive_every: float | None = None
     """During a stall, send a `: keep-alive` comment line this often."""
+    release: asyncio.Event | None = field(default=None, compare=False)
+    """During a stall, go on as soon as this is set (the test says when the answer goes on),
+    instead of after `stall_seconds`. A non-streaming reply waits for it before its head."""
     no_done: bool = False
     """Send finish_reason (and usage) but no `data: [DONE]`, then close."""
     split_utf8: bool = False
@@ -452,6 +457,12 @@ class _Connection:
             self.writer.transport.abort()
 
 
+def _asks_for_title(request: RecordedRequest) -> bool:
+    messages = request.messages
+    return bool(messages) and isinstance(messages[0], dict) \
+        and messages[0].get("content") == TITLE_INSTRUCTION
+
+
 def _http_chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
@@ -490,7 +501,15 @@ class FakeOpenAI:
         no_vision: The refusal for images sent to a model without vision (default:
             llama.cpp's 500).
         host, port: Where to listen; port 0 picks a free one.
+
+    The app asks a server on loopback (this one) for a conversation title after the first
+    answer (`tui_chat/titles.py`). Those requests are told apart by their instruction and
+    answered from their own script (`script_titles`, default `TITLE_REPLY`), and listed in
+    `title_requests`, not `chat_requests`: a test's scripted answers stay its own, whenever the
+    background title request happens to arrive.
     """
+
+    TITLE_REPLY = Reply(text="Scripted Title")
 
     def __init__(
         self,
@@ -511,6 +530,7 @@ class FakeOpenAI:
         port: int = 0,
     ) -> None:
         self.script_queue: deque[Reply] = deque(replies)
+        self.title_queue: deque[Reply] = deque()
         self.default = default or Reply()
         self.text = text
         self.chunk_size = chunk_size
@@ -546,11 +566,23 @@ class FakeOpenAI:
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+        """Chat requests, title requests left out."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")
+                and not _asks_for_title(r)]
+
+    @property
+    def title_requests(self) -> list[RecordedRequest]:
+        """The app's requests for a conversation title (see the class docstring)."""
+        return [r for r in self.requests if r.path.endswith("/chat/completions")
+                and _asks_for_title(r)]
 
     def script(self, *replies: Reply) -> None:
         """Queue replies for the next chat requests, in order."""
         self.script_queue.extend(replies)
+
+    def script_titles(self, *replies: Reply) -> None:
+        """Queue replies for the next title requests, in order."""
+        self.title_queue.extend(replies)
 
     async def wait_for_requests(self, count: int) -> RecordedRequest:
         """Wait until `count` chat requests arrived and return the last of them."""
@@ -707,7 +739,10 @@ class FakeOpenAI:
             if problem is not None:
                 return await self._error(connection, request, Reply.error(400, problem))
             request.images = seen
-        reply = self.script_queue.popleft() if self.script_queue else self.default
+        if _asks_for_title(request):
+            reply = self.title_queue.popleft() if self.title_queue else self.TITLE_REPLY
+        else:
+            reply = self.script_queue.popleft() if self.script_queue else self.default
         if seen and reply.text is None and reply.chunks is None:
             described = "; ".join(image.describe() for image in seen)
             reply = dataclasses.replace(reply, text=f"I see {len(seen)} image(s): {described}.")
@@ -720,6 +755,8 @@ class FakeOpenAI:
             return await self._error(connection, request, reply)
         if request.body.get("stream"):
             return await self._stream(connection, request, reply)
+        if reply.release is not None and not await self._released(connection, reply.release):
+            return False
         return await self._complete(connection, request, reply)
 
     async def _write_head(self, connection: _Connection, request: RecordedRequest, status: int,
@@ -898,6 +935,8 @@ class FakeOpenAI:
 
     async def _stall(self, connection: _Connection, reply: Reply) -> bool:
         """Send nothing (but keep-alive comments) for a while; False when the client left."""
+        if reply.release is not None:
+            return await self._released(connection, reply.release)
         deadline = None if reply.stall_seconds is None else time.monotonic() + reply.stall_seconds
         while deadline is None or time.monotonic() < deadline:
             left = 3600.0 if deadline is None else deadline - time.monotonic()
@@ -908,6 +947,17 @@ class FakeOpenAI:
                 if not await connection.write(_http_chunk(b": keep-alive\n\n")):
                     return False
         return True
+
+
+    @staticmethod
+    async def _released(connection: _Connection, release: asyncio.Event) -> bool:
+        """Wait until the test sets `release`; False when the client left first."""
+        released = asyncio.ensure_future(release.wait())
+        gone = asyncio.ensure_future(connection.gone.wait())
+        await asyncio.wait({released, gone}, return_when=asyncio.FIRST_COMPLETED)
+        released.cancel()
+        gone.cancel()
+        return not connection.gone.is_set()
 
 
 class RunningFakeOpenAI:

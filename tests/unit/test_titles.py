@@ -75,7 +75,7 @@ def test_the_setting_defaults_to_local_and_refuses_other_values(tmp_path: Path) 
 
 async def test_one_small_request_with_the_exchange_as_quoted_text(fake_openai: FakeOpenAI,
                                                                   ) -> None:
-    fake_openai.script(Reply(text='"Sorting Lists by Length"'))
+    fake_openai.script_titles(Reply(text='"Sorting Lists by Length"'))
     provider = OpenAICompatible(fake_openai.url, "sk-test", connect_timeout=2.0)
     try:
         title = await ask_for_title(provider, "small-model", "How do I sort by length?",
@@ -83,7 +83,8 @@ async def test_one_small_request_with_the_exchange_as_quoted_text(fake_openai: F
     finally:
         await provider.aclose()
     assert title == "Sorting Lists by Length"
-    [request] = fake_openai.chat_requests
+    [request] = fake_openai.title_requests
+    assert fake_openai.chat_requests == []
     assert request.model == "small-model"
     assert request.body["max_tokens"] == TITLE_TOKENS
     assert not request.body.get("stream")
@@ -95,7 +96,7 @@ async def test_one_small_request_with_the_exchange_as_quoted_text(fake_openai: F
 
 
 async def test_reasoning_is_not_the_title(fake_openai: FakeOpenAI) -> None:
-    fake_openai.script(Reply(reasoning="A title about sorting, then.", text="Sorting"))
+    fake_openai.script_titles(Reply(reasoning="A title about sorting, then.", text="Sorting"))
     provider = OpenAICompatible(fake_openai.url, "sk-test", connect_timeout=2.0)
     try:
         assert await ask_for_title(provider, "m", "q", "a") == "Sorting"
@@ -106,7 +107,7 @@ async def test_reasoning_is_not_the_title(fake_openai: FakeOpenAI) -> None:
 @pytest.mark.parametrize("reply", [Reply.error(500), Reply.error(401), Reply(text="<think>")])
 async def test_a_failure_is_logged_never_raised(fake_openai: FakeOpenAI, reply: Reply,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    fake_openai.script(reply)
+    fake_openai.script_titles(reply)
     provider = OpenAICompatible(fake_openai.url, "sk-test", connect_timeout=2.0)
     caplog.set_level(logging.INFO, logger="tui_chat.titles")
     try:
@@ -117,7 +118,7 @@ async def test_a_failure_is_logged_never_raised(fake_openai: FakeOpenAI, reply: 
 
 
 async def test_a_title_that_takes_too_long_is_given_up(fake_openai: FakeOpenAI) -> None:
-    fake_openai.script(Reply(text="Late", delay=5.0))
+    fake_openai.script_titles(Reply(text="Late", delay=5.0))
     provider = OpenAICompatible(fake_openai.url, "sk-test", connect_timeout=2.0)
     try:
         assert await ask_for_title(provider, "m", "q", "a", timeout=0.3) is None
