@@ -192,7 +192,18 @@ class TuiChatApp(App[None]):
             reasoning=s.reasoning,
             model_state=self._engine_state if self.engine is not None else None,
             attachment_limits=s.attachment_limits,
+            auto_title=self._wants_titles(),
         )
+
+    def _wants_titles(self) -> bool:
+        from tui_chat.providers.relay import RelayProvider
+        from tui_chat.titles import wants_titles
+
+        s = self.settings
+        if s.local and s.auto_title == "local":
+            return True  # the embedded model: free, whatever address it ends up on
+        return wants_titles(s.auto_title, s.base_url,
+                            via_relay=isinstance(self.provider, RelayProvider))
 
     def _engine_state(self) -> str:
         engine = self.engine

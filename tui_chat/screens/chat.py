@@ -26,6 +26,7 @@ from tui_chat.compat import textual_hooks
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     BUSY_PHASES,
+    Attachment,
     Conversation,
     ConversationSettings,
     Message,
@@ -41,13 +42,16 @@ from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.screens.chat_actions import CopyAndSetupActions
 from tui_chat.screens.chat_attachments import AttachmentActions
+from tui_chat.screens.chat_queue import QueuedSending
 from tui_chat.screens.chat_status import StatusReport
+from tui_chat.screens.chat_titles import ModelTitles
 from tui_chat.screens.chat_versions import AnswerVersions
 from tui_chat.session import Exchange, RetryPending, RetryPolicy
 from tui_chat.widgets.attachment_tray import AttachmentTray
 from tui_chat.widgets.key_footer import KeyFooter
 from tui_chat.widgets.message_view import MessageView, format_metrics
 from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.queued_prompts import QueuedPrompts
 from tui_chat.widgets.status_bar import StatusBar
 from tui_chat.widgets.transcript import Transcript
 
@@ -75,6 +79,9 @@ class ChatOptions:
     """Leave the terminal output to Textual (whole rows) instead of RowCompositor."""
     reasoning: ReasoningMode = "folded"
     """How a reasoning model's thinking shows: "show", "folded" or "hidden"."""
+    auto_title: bool = False
+    """Ask the model for a title after a new conversation's first answer (the `auto_title`
+    setting, decided for this endpoint)."""
     model_state: Callable[[], str] | None = None
     """What the model is doing while it cannot answer yet (the local engine starting), shown
     in the status bar in place of its name from the first frame on; "" once it serves."""
@@ -89,14 +96,15 @@ class ChatOptions:
 
 
 class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentActions,
-                 Screen[None]):
+                 QueuedSending, ModelTitles, Screen[None]):
     """One conversation: type, watch the answer stream, pause, cancel, retry.
 
     This module wires the widgets and runs the answer worker; the rest has its own room:
     chat_storage.py (loading, saving, export), chat_versions.py (versions of a retried answer),
     chat_actions.py (copy, model, system prompt, settings), chat_attachments.py (files for the
-    next message), chat_status.py (the status bar's figures) and MessageView.add_shown (what
-    the exchange yields, put into the view)."""
+    next message), chat_queue.py (messages sent while an answer runs), chat_titles.py (the
+    model's title for a new conversation), chat_status.py (the status bar's figures) and
+    MessageView.add_shown (what the exchange yields, put into the view)."""
 
     CSS_PATH = "chat.tcss"
     AUTO_FOCUS = "PromptInput"
@@ -179,8 +187,9 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         yield Transcript(id="transcript")
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
         yield AttachmentTray(id="attachments")
+        yield QueuedPrompts(id="queued")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,
-                          history=self.recent_prompts)
+                          history=self.recent_prompts, take_queued=self._take_queued_back)
         yield StatusBar(id="status")
         yield KeyFooter()
 
@@ -239,20 +248,18 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
 
     @on(PromptInput.Submitted)
     async def send_prompt(self, event: PromptInput.Submitted) -> None:
-        if self.phase in BUSY_PHASES:
-            # One answer at a time: the text goes back so nothing typed is lost.
-            self.prompt_input.text = event.text
-            self.notify("An answer is still streaming: Esc cancels it.", severity="warning",
-                        markup=False)
-            return
-        files = await self.take_attachments(event.text)
-        if files is None:  # a file could not be attached: said in one line, nothing lost
-            self.prompt_input.text = event.text
-            return
-        self.history.append(Message("user", event.text, files))
-        message_id = self._persist_user(event.text, files)
+        """Send it, or queue it while an answer runs (chat_queue.py)."""
+        await self.send_or_queue(event.text)
+
+    @on(PromptInput.SubmittedEmpty)
+    async def _send_held_queue(self) -> None:
+        await self.send_queued()
+
+    async def _send(self, text: str, files: tuple[Attachment, ...]) -> None:
+        self.history.append(Message("user", text, files))
+        message_id = self._persist_user(text, files)
         await self.query("#welcome").remove()
-        await self.transcript.mount(MessageView("user", event.text, message_id=message_id,
+        await self.transcript.mount(MessageView("user", text, message_id=message_id,
                                                 attachments=files))
         await self._start_answer()
 
@@ -288,6 +295,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         return [*system, *recent]
 
     async def _start_answer(self, replaces: int | None = None) -> None:
+        self._pause_title()
         recorder = self._begin_recording(replaces)
         answer_id = recorder.message_id if recorder is not None else None
         view = MessageView("assistant", status="waiting", render_style=self.render_style(),
@@ -384,6 +392,8 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
             if self._save_timer is not None:
                 self._save_timer.pause()
             self._sync_status()
+            if not self._queue_after_answer(status):
+                self._title_when_idle(status)
 
     def _save_running_answer(self) -> None:
         """The save timer: keep the growing answer on disk, so a crash loses little of it."""

@@ -62,6 +62,8 @@ class ConversationStorage(_ChatScreenPart):
         def render_style(self) -> RenderStyle: ...
         async def stop_answer(self) -> None: ...
         def _forget_answer(self) -> None: ...
+        def _give_back_queued(self) -> None: ...
+        def _may_title(self, conversation_id: int) -> None: ...
         def _show_settings(self) -> None: ...
 
     @property
@@ -101,7 +103,8 @@ class ConversationStorage(_ChatScreenPart):
         if conversation_id is None:
             return None
         title = text or (files[0].name if files else "")  # a message of files alone
-        self._store_call("title", lambda: store.set_title_if_empty(conversation_id, title))
+        if self._store_call("title", lambda: store.set_title_if_empty(conversation_id, title)):
+            self._may_title(conversation_id)  # new here: the model may title it
         return self._store_call("add", lambda: store.add_message(
             conversation_id, "user", text, model=settings.model, attachments=files))
 
@@ -131,6 +134,7 @@ class ConversationStorage(_ChatScreenPart):
         store = self.store
         if store is None:
             return
+        self._give_back_queued()
         await self.stop_answer()
         stored = self._store_call("load", lambda: store.messages(conversation_id)) or []
         summary = self._store_call("get", lambda: store.get_conversation(conversation_id))
@@ -156,6 +160,7 @@ class ConversationStorage(_ChatScreenPart):
 
     async def new_conversation(self) -> None:
         """Start an empty conversation (stored on its first message)."""
+        self._give_back_queued()
         await self.stop_answer()
         self.conversation = Conversation(self.options.conversation_defaults())
         self._show_settings()

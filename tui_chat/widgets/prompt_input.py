@@ -67,7 +67,8 @@ class PromptInput(TextArea):
             return self.prompt_input
 
     def __init__(self, *, max_chars: int = 200_000, id: str | None = None,
-                 history: Callable[[], Sequence[str]] | None = None) -> None:
+                 history: Callable[[], Sequence[str]] | None = None,
+                 take_queued: Callable[[], str | None] | None = None) -> None:
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -83,6 +84,9 @@ class PromptInput(TextArea):
         """Earlier prompts, newest first; asked for when Up is pressed in an empty input."""
         self._recalled: list[str] | None = None
         self._recall_index = -1
+        self._take_queued = take_queued
+        """Takes the newest message waiting to be sent back off its queue (None: none waits);
+        Up in an empty input asks it first, before the earlier prompts."""
         self.has_attachments = False
         """Files wait to go with the next message: it may be sent with no text."""
         # A blinking cursor repaints twice a second forever: bytes over SSH and wake-ups on
@@ -116,7 +120,13 @@ class PromptInput(TextArea):
         """Up (+1, older) and Down (-1, newer) walk the earlier prompts, as in a shell: from an
         empty input, and on while the recalled text is left as it is. True when handled."""
         if self._recalled is None:
-            if self.text or step < 0 or self._history is None:
+            if self.text or step < 0:
+                return False
+            if self._take_queued is not None and (queued := self._take_queued()) is not None:
+                self.text = queued  # to edit and send again, or to delete
+                self.move_cursor(self.document.end)
+                return True
+            if self._history is None:
                 return False
             recalled = list(self._history())
             if not recalled:
@@ -136,9 +146,14 @@ class PromptInput(TextArea):
             self._recalled = None  # back to the empty input
         return True
 
+    @dataclass
+    class SubmittedEmpty(Message):
+        """Enter in an empty input: sends the messages held in the queue, if any."""
+
     def action_submit(self) -> None:
         text = self.text
         if not text.strip() and not self.has_attachments:
+            self.post_message(self.SubmittedEmpty())
             return
         if len(text) > self.max_chars:
             self.post_message(self.Refused(
