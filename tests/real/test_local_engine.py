@@ -23,6 +23,9 @@ from tui_chat.config import load_settings
 from tui_chat.local import Engine, local_settings, make_local_provider
 from tui_chat.local.engine import free_port
 from tui_chat.screens.model_picker import ModelPicker
+from tui_chat.store import ConversationStore
+from tui_chat.store.database import title_from
+from tui_chat.titles import TITLE_CHARS
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.status_bar import StatusBar
 
@@ -32,9 +35,13 @@ ANSWER_TIMEOUT = 240.0
 shared by several test runs was seen at under 1 token/s."""
 
 
-def app_for(engine: Engine, **flags: object):  # type: ignore[no-untyped-def]
+def app_for(engine: Engine, store: ConversationStore | None = None,
+            **flags: object):  # type: ignore[no-untyped-def]
+    # Titles off unless a test is about them: the title request after the first answer would
+    # count in the server's figures that these tests compare with the app's.
+    flags.setdefault("auto_title", "never")
     settings = local_settings(load_settings(None, {}, temperature=0.0, **flags), engine)
-    return make_app(settings, make_local_provider(settings, engine), engine=engine)
+    return make_app(settings, make_local_provider(settings, engine), engine=engine, store=store)
 
 
 async def until(condition: Callable[[], bool], timeout: float, pilot) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +108,29 @@ async def test_retry_asks_again_and_gets_the_same_answer_at_temperature_0(
         await until(lambda: last_answer(app).status == "done", ANSWER_TIMEOUT, pilot)
         assert len(app.screen.query(MessageView)) == 2  # the answer was replaced, not added
         assert last_answer(app).text == first
+
+
+async def test_the_local_model_titles_a_new_conversation_after_its_first_answer(
+        engine: Engine, tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "chat.db")
+    app = app_for(engine, store, max_tokens=32, auto_title="local")
+    first_line = title_from(QUESTION)
+    async with app.run_test() as pilot:
+        await ask(app, pilot, QUESTION)
+        await until(lambda: last_answer(app).status == "done", ANSWER_TIMEOUT, pilot)
+        conversation = app.screen.conversation_id
+        assert conversation is not None
+
+        def title() -> str:
+            summary = store.get_conversation(conversation)
+            assert summary is not None
+            return summary.title
+
+        await until(lambda: title() != first_line, ANSWER_TIMEOUT, pilot)
+    made = title()
+    store.close()
+    assert made.strip() and "\n" not in made and len(made) <= TITLE_CHARS, made
+    assert "<think>" not in made and not made.startswith(('"', "'", "#", "*"))
 
 
 async def test_the_model_picker_lists_the_local_model(engine: Engine) -> None:
