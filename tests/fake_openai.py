@@ -996,6 +996,11 @@ class RunningFakeOpenAI:
         finally:
             await self.fake.stop()
 
+    def release(self, event: asyncio.Event) -> None:
+        """Set a reply's `release` event from the test's thread (the server's loop owns it)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(event.set)
+
     def stop(self, timeout: float = 10.0) -> None:
         if self._loop is not None and self._stopped is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop already closed
