@@ -197,9 +197,12 @@ class TuiChatApp(App[None]):
 
     def _wants_titles(self) -> bool:
         from tui_chat.providers.relay import RelayProvider
+        from tui_chat.providers.scripted import ScriptedProvider
         from tui_chat.titles import wants_titles
 
         s = self.settings
+        if isinstance(self.provider, ScriptedProvider):
+            return False  # --demo (and tests): played-back text, no model to ask
         if s.local and s.auto_title == "local":
             return True  # the embedded model: free, whatever address it ends up on
         return wants_titles(s.auto_title, s.base_url,
