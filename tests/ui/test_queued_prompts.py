@@ -179,3 +179,26 @@ async def test_a_new_conversation_gives_the_queued_messages_back_to_the_input(
         assert app.screen.query_one(PromptInput).text == "two\n\nthree"
         assert not queue_of(app).display
     assert len(fake_openai.chat_requests) == 1
+
+
+async def test_a_file_given_with_a_queued_message_goes_with_that_message(
+        fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes for the queued one\n", encoding="utf-8")
+    release = asyncio.Event()
+    fake_openai.script(held(release), Reply(chunks=["Read."]), Reply(chunks=["Three."]))
+    app = make_app(settings_for(fake_openai))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_and_send(pilot, "one")
+        await until(pilot, lambda: app.screen.phase == "streaming")
+        app.screen.query_one(PromptInput).text = f"read @{notes}"
+        await pilot.press("enter")
+        await type_and_send(pilot, "three")
+        queue = queue_of(app)
+        assert [len(entry.files) for entry in queue.entries] == [1, 0]
+        assert "+ 1 file" in str(queue.render())
+        release.set()
+        await until(pilot, lambda: len(answers(app)) == 3 and answers(app)[-1].status == "done")
+    second, third = fake_openai.chat_requests[1:]
+    assert "# Notes for the queued one" in str(second.messages[-1]["content"])
+    assert "# Notes" not in str(third.messages[-1]["content"])
