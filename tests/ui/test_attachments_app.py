@@ -182,3 +182,25 @@ async def test_the_palette_offers_attaching(files: Path) -> None:
         async with app.run_test(size=(80, 24)):
             titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Chat: attach a file" in titles
+
+
+async def test_a_chip_goes_with_a_click_or_delete_and_then_an_empty_input_sends_nothing(
+        files: Path) -> None:
+    async with FakeOpenAI(vision=True) as fake:
+        app = app_for(fake)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await attach(app, pilot, "notes.md")
+            await attach(app, pilot, "shot.png")
+            first, second = chat(app).query(AttachmentChip)
+            await pilot.click(first)
+            await until(pilot, lambda: len(chips(app)) == 1)
+            assert chips(app)[0].startswith("📎 shot.png")
+            second.focus()
+            await pilot.press("delete")
+            await until(pilot, lambda: chips(app) == [])
+            assert not chat(app).prompt_input.has_attachments
+            chat(app).prompt_input.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not chat(app).query(MessageView)
+        assert fake.chat_requests == []
