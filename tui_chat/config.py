@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tui_chat.attachments import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Limits
+from tui_chat.continuation import CONTINUE_MODES, ContinueSetting
 from tui_chat.models import AUTO_TITLE_MODES, REASONING_MODES, AutoTitle, ReasoningMode
 
 HTTP_TRANSPORTS = ("aiohttp", "httpx")
@@ -95,6 +96,11 @@ class Settings:
     auto_title: AutoTitle = "local"
     """Ask the model for a short title after a new conversation's first answer: "local" only
     when the endpoint is on this machine (it costs nothing there), "always", or "never"."""
+    continue_mode: ContinueSetting = "auto"
+    """How Continue asks for the rest of an answer that stopped early: "prefill" sends the
+    partial answer as the last message, for the model to go on (llama.cpp's server does);
+    "instruct" adds a short request to go on where it stopped (any server); "auto" is
+    prefill for the embedded engine and instruct elsewhere."""
     full_redraw: bool = False
     """Send the terminal whole rows, as Textual does, instead of only the cells that changed
     (and no scroll regions): for a terminal that shows garbage with the default."""
@@ -147,6 +153,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "full_redraw": (bool,),
     "reasoning": (str,),
     "auto_title": (str,),
+    "continue_mode": (str,),
     "local": (bool,),
     "local_model": (str,),
 }
@@ -203,6 +210,9 @@ def _check_range(name: str, value: Any, where: str) -> None:
                           f" not {value!r}")
     if name == "auto_title" and value not in AUTO_TITLE_MODES:
         raise ConfigError(f"{where}: 'auto_title' must be one of {', '.join(AUTO_TITLE_MODES)},"
+                          f" not {value!r}")
+    if name == "continue_mode" and value not in CONTINUE_MODES:
+        raise ConfigError(f"{where}: 'continue_mode' must be one of {', '.join(CONTINUE_MODES)},"
                           f" not {value!r}")
     if name == "base_url":
         parsed = urlparse(value)

@@ -28,8 +28,16 @@ from typing import Literal
 from tui_chat.models import Message
 
 ContinueMode = Literal["prefill", "instruct"]
-CONTINUE_MODES: tuple[str, ...] = ("auto", "prefill", "instruct")
+ContinueSetting = Literal["auto", ContinueMode]
+CONTINUE_MODES: tuple[ContinueSetting, ...] = ("auto", "prefill", "instruct")
 """As the setting takes them: "auto" is prefill for the embedded engine, instruct elsewhere."""
+
+
+def continue_mode(setting: ContinueSetting, *, embedded_engine: bool) -> ContinueMode:
+    """The mode a setting means for this endpoint."""
+    if setting == "auto":
+        return "prefill" if embedded_engine else "instruct"
+    return setting
 
 INSTRUCTION = ("Continue exactly where your previous message stopped, mid-sentence if it did. "
                "Do not repeat anything already written and do not comment on it.")

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tui_chat.continuation import OverlapTrimmer, continuation_messages, overlap
+from tui_chat.config import ConfigError, load_settings
+from tui_chat.continuation import (
+    OverlapTrimmer,
+    continuation_messages,
+    continue_mode,
+    overlap,
+)
 from tui_chat.models import Message
 
 
@@ -39,3 +47,17 @@ def test_the_request_ends_with_the_partial_answer_or_an_instruction() -> None:
     assert continuation_messages(history, "instruct")[-1].role == "user"
     with pytest.raises(ValueError, match="partial answer"):
         continuation_messages(history[:1], "prefill")
+
+
+def test_the_setting_defaults_to_auto_and_refuses_other_values(tmp_path: Path) -> None:
+    assert load_settings(None, {}).continue_mode == "auto"
+    assert continue_mode("auto", embedded_engine=True) == "prefill"
+    assert continue_mode("auto", embedded_engine=False) == "instruct"
+    assert continue_mode("prefill", embedded_engine=False) == "prefill"
+    path = tmp_path / "config.toml"
+    path.write_text('continue_mode = "instruct"\n', encoding="utf-8")
+    assert load_settings(path, {}).continue_mode == "instruct"
+    path.write_text('model = "m"\ncontinue_mode = "resume"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert "line 2" in str(caught.value) and "auto, prefill, instruct" in str(caught.value)

@@ -100,6 +100,8 @@ class MessageView(Widget):
         Binding("right_square_bracket,right", "version(1)", "Newer version",
                 id="message.next_version"),
         Binding("t", "toggle_thinking", "Thinking", id="message.toggle_thinking"),
+        Binding("e", "edit", "Edit", id="message.edit"),
+        Binding("c", "continue_answer", "Continue", id="message.continue"),
     ]
 
     @dataclass
@@ -108,6 +110,21 @@ class MessageView(Widget):
 
         view: MessageView
         step: int
+
+    @dataclass
+    class EditRequested(Message):
+        """The person asked to edit this sent question (`e` on it)."""
+
+        view: MessageView
+
+    @dataclass
+    class ContinueRequested(Message):
+        """The person asked to continue this answer where it stopped (`c` on it)."""
+
+        view: MessageView
+
+    CONTINUE_HINT: ClassVar[str] = "f6 continues"
+    """Said under the answer that Continue applies to."""
 
     status: reactive[MessageStatus] = reactive("done", layout=True)
     """Where this message is in its life; drives the `-<status>` CSS class and the footer."""
@@ -135,7 +152,13 @@ class MessageView(Widget):
         self.message_id = message_id
         """The stored message this view shows, when it is stored."""
         self.versions: tuple[int, int] | None = None
-        """(which version this is, of how many) for an answer asked more than once."""
+        """(which version this is, of how many) for an answer asked more than once, or a
+        question edited (each version the start of its own branch)."""
+        self.cut = False
+        """The answer ended at max tokens (the server's finish reason "length")."""
+        self.offers_continue = False
+        """The screen offers Continue on this answer (the last one, stopped early): the
+        footer says how."""
         self._document = StreamingDocument(
             text, style=render_style, markdown=role == "assistant"
         )
@@ -198,6 +221,7 @@ class MessageView(Widget):
                    message_id=row.id, reasoning=row.reasoning, reasoning_mode=reasoning_mode,
                    attachments=row.attachments)
         view.versions = versions
+        view.cut = row.role == "assistant" and row.finish_reason == "length"
         if row.reasoning:
             view.end_thinking(row.thinking_time, row.reasoning_tokens)
         if row.role == "assistant":
@@ -384,9 +408,37 @@ class MessageView(Widget):
             self.refresh(layout=True)
             self.refresh_bindings()
 
+    @property
+    def continuable(self) -> bool:
+        """An answer with text that stopped early: cut at max tokens, interrupted or
+        cancelled. Continue asks for the rest and appends it here."""
+        stopped = self.status in ("interrupted", "cancelled") or (
+            self.status == "done" and self.cut)
+        return self.role == "assistant" and stopped and bool(self.text)
+
+    def set_cut(self, cut: bool) -> None:
+        """Mark (or unmark) the answer as cut at max tokens."""
+        if cut != self.cut:
+            self.cut = cut
+            self._dirty = True
+            self.refresh(layout=True)
+            self.refresh_bindings()
+
+    def offer_continue(self, offer: bool) -> None:
+        """Say under this answer that Continue applies to it (or stop saying so)."""
+        if offer != self.offers_continue:
+            self.offers_continue = offer
+            self._dirty = True
+            self.refresh(layout=True)
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "version":
             return self.versions is not None  # else the arrows scroll, as without it
+        if action == "edit":
+            return self.role == "user" and self.message_id is not None
+        if action == "continue_answer":
+            return self.offers_continue and self.continuable
         if action == "toggle_thinking":
             return self._thinking is not None and self.reasoning_mode != "hidden"
         return True
@@ -394,6 +446,12 @@ class MessageView(Widget):
     def action_version(self, step: int) -> None:
         if self.versions is not None:
             self.post_message(self.VersionRequested(self, step))
+
+    def action_edit(self) -> None:
+        self.post_message(self.EditRequested(self))
+
+    def action_continue_answer(self) -> None:
+        self.post_message(self.ContinueRequested(self))
 
     def set_render_style(self, style: RenderStyle) -> None:
         """The theme changed: draw everything again in the new colours."""
@@ -586,9 +644,12 @@ class MessageView(Widget):
         if self.status == "streaming":
             return self._footer
         mark = _STATUS_MARK.get(self.status, "")
-        if self._footer and mark:
-            return f"{mark} · {self._footer}"
-        return self._footer or mark
+        if self.status == "done" and self.cut:
+            mark = "✂ cut at max tokens"
+        text = f"{mark} · {self._footer}" if self._footer and mark else self._footer or mark
+        if self.offers_continue and self.continuable:
+            text = f"{text} · {self.CONTINUE_HINT}" if text else self.CONTINUE_HINT
+        return text
 
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
                       layout: bool = True) -> bool:

@@ -39,6 +39,9 @@ class PromptInput(TextArea):
 
         prompt_input: PromptInput
         text: str
+        edits: object | None = None
+        """What the text is a new version of (what `begin_edit` was given), or None for a
+        new message."""
 
         @property
         def control(self) -> PromptInput:
@@ -66,9 +69,12 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
+    EDIT_TITLE: ClassVar[str] = "editing · enter sends it as a new version · esc cancels"
+
     def __init__(self, *, max_chars: int = 200_000, id: str | None = None,
                  history: Callable[[], Sequence[str]] | None = None,
-                 take_queued: Callable[[], str | None] | None = None) -> None:
+                 take_queued: Callable[[], str | None] | None = None,
+                 last_question: Callable[[], tuple[str, object] | None] | None = None) -> None:
         super().__init__(
             id=id,
             soft_wrap=True,
@@ -89,6 +95,12 @@ class PromptInput(TextArea):
         Up in an empty input asks it first, before the earlier prompts."""
         self.has_attachments = False
         """Files wait to go with the next message: it may be sent with no text."""
+        self._last_question = last_question
+        """This conversation's last question and what to tell the screen it is: Up in an
+        empty input brings it back to edit, as in the chat web apps."""
+        self._edit_last: object | None = None
+        self.editing: object | None = None
+        """What the text in the input edits (None: it is a new message)."""
         # A blinking cursor repaints twice a second forever: bytes over SSH and wake-ups on
         # battery while nothing happens. The terminal shows a steady one.
         self.cursor_blink = False
@@ -115,6 +127,28 @@ class PromptInput(TextArea):
             event.prevent_default()
             event.stop()
             self.post_message(self.BackspaceWhenEmpty(self))
+        elif event.key == "escape" and self.editing is not None:
+            event.prevent_default()
+            event.stop()
+            self.cancel_edit()
+
+    def begin_edit(self, text: str, target: object) -> None:
+        """Put a sent question's text in the input to edit: Enter sends it as a new version
+        of `target` (see `Submitted.edits`), Esc gives the input back empty."""
+        self._recalled = None
+        self.text = text
+        self.move_cursor(self.document.end)
+        self._set_editing(target)
+
+    def cancel_edit(self) -> None:
+        self._recalled = None
+        self.clear()
+        self._set_editing(None)
+
+    def _set_editing(self, target: object | None) -> None:
+        self.editing = target
+        self.set_class(target is not None, "-editing")
+        self.border_title = self.EDIT_TITLE if target is not None else None
 
     def _recall(self, step: int) -> bool:
         """Up (+1, older) and Down (-1, newer) walk the earlier prompts, as in a shell: from an
@@ -129,6 +163,15 @@ class PromptInput(TextArea):
             if self._history is None:
                 return False
             recalled = list(self._history())
+            last = self._last_question() if self._last_question is not None else None
+            self._edit_last = None
+            if last is not None:
+                # The first Up brings this conversation's last question back to edit; the
+                # ones after walk the earlier prompts, to send again as new messages.
+                if recalled and recalled[0] == last[0]:
+                    recalled = recalled[1:]
+                recalled.insert(0, last[0])
+                self._edit_last = last[1]
             if not recalled:
                 return False
             self._recalled = recalled
@@ -142,6 +185,7 @@ class PromptInput(TextArea):
         self._recall_index = index
         self.text = self._recalled[index] if index >= 0 else ""
         self.move_cursor(self.document.end)
+        self._set_editing(self._edit_last if index == 0 else None)
         if index < 0:
             self._recalled = None  # back to the empty input
         return True
@@ -160,9 +204,10 @@ class PromptInput(TextArea):
                 self, f"Message is {len(text):,} characters; the limit is {self.max_chars:,}. "
                 "Nothing was sent and your text is still here."))
             return
-        self.post_message(self.Submitted(self, text))
+        self.post_message(self.Submitted(self, text, self.editing))
         self._recalled = None
         self.clear()
+        self._set_editing(None)
 
     def action_newline(self) -> None:
         self.insert("\n")
