@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from tui_chat.config import Settings
+from tui_chat.continuation import continue_mode
 from tui_chat.models import RequestParams
 from tui_chat.providers.base import Provider
 from tui_chat.screens.chat import ChatOptions, ChatScreen
@@ -193,6 +194,8 @@ class TuiChatApp(App[None]):
             model_state=self._engine_state if self.engine is not None else None,
             attachment_limits=s.attachment_limits,
             auto_title=self._wants_titles(),
+            continue_mode=continue_mode(s.continue_mode,
+                                        embedded_engine=self.engine is not None or s.local),
         )
 
     def _wants_titles(self) -> bool:
@@ -241,6 +244,12 @@ class TuiChatApp(App[None]):
                             screen.action_new_conversation)
         yield SystemCommand("Chat: retry", "Ask again for the last answer (ctrl+r)",
                             screen.action_retry)
+        yield SystemCommand("Chat: continue the answer", "Ask for the rest of the last answer, "
+                            "cut at max tokens, interrupted or cancelled (f6, or c on it)",
+                            screen.action_continue_answer)
+        yield SystemCommand("Chat: edit the last question", "Put it in the input; Enter sends "
+                            "it as a new branch (↑ in an empty input, or e on a question)",
+                            screen.action_edit_last_question)
         yield SystemCommand("Chat: cancel", "Stop the running answer, keep its text (esc)",
                             screen.action_cancel)
         yield SystemCommand("Chat: pause / resume", "Freeze or unfreeze the display (ctrl+s, f8)",

@@ -23,6 +23,7 @@ from textual.worker import Worker
 from tui_chat import gc_pauses
 from tui_chat.attachments import Limits
 from tui_chat.compat import textual_hooks
+from tui_chat.continuation import ContinueMode
 from tui_chat.frame_timer import PacedUpdates
 from tui_chat.models import (
     BUSY_PHASES,
@@ -42,6 +43,7 @@ from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.screens.chat_actions import CopyAndSetupActions
 from tui_chat.screens.chat_attachments import AttachmentActions
+from tui_chat.screens.chat_branches import EditAndContinue
 from tui_chat.screens.chat_queue import QueuedSending
 from tui_chat.screens.chat_status import StatusReport
 from tui_chat.screens.chat_titles import ModelTitles
@@ -87,6 +89,8 @@ class ChatOptions:
     in the status bar in place of its name from the first frame on; "" once it serves."""
     attachment_limits: Limits = field(default_factory=Limits)
     """How large a file, and one message's files together, may be."""
+    continue_mode: ContinueMode = "instruct"
+    """How Continue asks for the rest of an answer (see continuation.py)."""
 
     def conversation_defaults(self) -> ConversationSettings:
         """What a new conversation starts with: the settings (config, flags, profile)."""
@@ -95,12 +99,13 @@ class ChatOptions:
                                     params.max_tokens)
 
 
-class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentActions,
-                 QueuedSending, ModelTitles, Screen[None]):
+class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActions,
+                 AttachmentActions, QueuedSending, ModelTitles, Screen[None]):
     """One conversation: type, watch the answer stream, pause, cancel, retry.
 
     This module wires the widgets and runs the answer worker; the rest has its own room:
-    chat_storage.py (loading, saving, export), chat_versions.py (versions of a retried answer),
+    chat_storage.py (loading, saving, export), chat_versions.py (versions of a retried answer
+    or an edited question), chat_branches.py (editing a question, continuing an answer),
     chat_actions.py (copy, model, system prompt, settings), chat_attachments.py (files for the
     next message), chat_queue.py (messages sent while an answer runs), chat_titles.py (the
     model's title for a new conversation), chat_status.py (the status bar's figures) and
@@ -113,6 +118,10 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         Binding("escape", "cancel", "Cancel", id="chat.cancel"),
         Binding("ctrl+s,f8", "toggle_pause", "Pause", id="chat.pause"),
         Binding("ctrl+r", "retry", "Retry", id="chat.retry"),
+        # Priority: F6 in the input is TextArea's "select line", which it gets whenever
+        # there is nothing to continue (check_action says so).
+        Binding("f6", "continue_answer", "Continue", show=False, priority=True,
+                id="chat.continue"),
         Binding("ctrl+end", "follow", "Follow", show=False, id="chat.follow"),
         # Scrolling works from anywhere, the input included (priority: before the input's own
         # PgUp/PgDn and Shift+arrow keys, which only move its cursor).
@@ -189,7 +198,8 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         yield AttachmentTray(id="attachments")
         yield QueuedPrompts(id="queued")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,
-                          history=self.recent_prompts, take_queued=self._take_queued_back)
+                          history=self.recent_prompts, take_queued=self._take_queued_back,
+                          last_question=self.last_question)
         yield StatusBar(id="status")
         yield KeyFooter()
 
@@ -248,7 +258,11 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
 
     @on(PromptInput.Submitted)
     async def send_prompt(self, event: PromptInput.Submitted) -> None:
-        """Send it, or queue it while an answer runs (chat_queue.py)."""
+        """Send it, or queue it while an answer runs (chat_queue.py); an edit of a sent
+        question goes to chat_branches.py."""
+        if isinstance(event.edits, MessageView):
+            await self.send_edit(event.edits, event.text)
+            return
         await self.send_or_queue(event.text)
 
     @on(PromptInput.SubmittedEmpty)
@@ -261,6 +275,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         await self.query("#welcome").remove()
         await self.transcript.mount(MessageView("user", text, message_id=message_id,
                                                 attachments=files))
+        self.offer_continue()  # the answer before is not the last one any more
         await self._start_answer()
 
     def recent_prompts(self) -> list[str]:
@@ -305,19 +320,30 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
             view.versions = self._versions_of(answer_id)
         await self.transcript.mount(view)
         self.transcript.scroll_end(animate=False)
-        exchange = Exchange(
+        self._run_answer(self._new_exchange(self.request_messages()), view, recorder)
+
+    def _new_exchange(self, messages: list[Message], *,
+                      continues: str | None = None) -> Exchange:
+        """The request for an answer (or, with `continues`, for the rest of one)."""
+        return Exchange(
             self._provider,
-            self.request_messages(),
+            messages,
             self.conversation.settings.request_params(stream=self.options.params.stream),
             retry=self.options.retry,
             on_retry=self._retry_scheduled,
             clock=self._clock,
+            continues=continues,
         )
+
+    def _run_answer(self, exchange: Exchange, view: MessageView,
+                    recorder: AnswerRecorder | None) -> None:
+        """Stream `exchange` into `view` (and its stored row, through `recorder`)."""
         self._exchange = exchange
         self._answer_view = view
         self._recorder = recorder
-        self._status.start_answer()
+        self._status.start_answer(len(view.text))
         self.phase = "waiting"
+        self.offer_continue()
         if self._status_timer is not None:
             self._status_timer.resume()
         if self._save_timer is not None:
@@ -372,6 +398,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
             exchange.metrics.ended_at = self._clock()
         figures = format_metrics(exchange.metrics) if exchange.received else ""
         view.end_thinking(exchange.metrics.thinking_time, exchange.metrics.reasoning_tokens)
+        view.set_cut(status == "done" and exchange.finish_reason == "length")
         if error_text:
             hint = " · ctrl+r retries"
             view.set_footer(f"{error_text}{hint}" if not figures
@@ -379,11 +406,14 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
         else:
             view.set_footer(figures)
         view.finish(status)
-        if exchange.parts:  # a cancelled or broken answer is kept, not dropped
+        if exchange.continues is not None:  # the answer grew: the history has its start
+            if self.history and self.history[-1].role == "assistant":
+                self.history[-1] = Message("assistant", exchange.continues + exchange.text)
+        elif exchange.parts:  # a cancelled or broken answer is kept, not dropped
             self.history.append(Message("assistant", exchange.text))
         if recorder is not None:
             recorder.finish(exchange.text, status, metrics=exchange.metrics, error=error_text,
-                            reasoning=exchange.reasoning)
+                            reasoning=exchange.reasoning, finish_reason=exchange.finish_reason)
         if self._exchange is exchange:
             self._status.message = error_text
             self.phase = status
@@ -392,6 +422,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
             if self._save_timer is not None:
                 self._save_timer.pause()
             self._sync_status()
+            self.offer_continue()
             if not self._queue_after_answer(status):
                 self._title_when_idle(status)
 
@@ -433,6 +464,8 @@ class ChatScreen(PacedUpdates, AnswerVersions, CopyAndSetupActions, AttachmentAc
                 return bool(self.history) or None
             case "conversations":
                 return self.store is not None or None
+            case "continue_answer":
+                return any(view.offers_continue for view in self.query(MessageView))
             case "follow_from_input":
                 # End in an input with text moves its cursor; otherwise it follows the answer.
                 focused = self.focused

@@ -38,11 +38,12 @@ class StatusReport:
         while streaming: counting chunks lagged the text when a chunk held several tokens)."""
         self._shown_chars = 0
 
-    def start_answer(self) -> None:
-        """A new answer: no notice, and its count starts from nothing."""
+    def start_answer(self, shown_before: int = 0) -> None:
+        """A new answer: no notice, and its count starts from nothing (a continued answer:
+        from the `shown_before` characters it already had)."""
         self.message = ""
         self._shown_tokens = RunningEstimate()
-        self._shown_chars = 0
+        self._shown_chars = shown_before
 
     def figures(self, phase: Phase, exchange: Exchange | None,
                 answer: ShownText | None) -> StatusFigures:

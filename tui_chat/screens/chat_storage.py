@@ -65,6 +65,7 @@ class ConversationStorage(_ChatScreenPart):
         def _give_back_queued(self) -> None: ...
         def _may_title(self, conversation_id: int) -> None: ...
         def _show_settings(self) -> None: ...
+        def offer_continue(self) -> None: ...
 
     @property
     def conversation_id(self) -> int | None:
@@ -137,6 +138,10 @@ class ConversationStorage(_ChatScreenPart):
         self._give_back_queued()
         await self.stop_answer()
         stored = self._store_call("load", lambda: store.messages(conversation_id)) or []
+        if message_id is not None and all(row.id != message_id for row in stored):
+            # A search hit in a branch not shown (or an earlier version): show its branch.
+            self._store_call("branch", lambda: store.set_current_version(message_id))
+            stored = self._store_call("load", lambda: store.messages(conversation_id)) or []
         summary = self._store_call("get", lambda: store.get_conversation(conversation_id))
         if summary is None:
             self.notify(f"No conversation {conversation_id}.", severity="error", markup=False)
@@ -152,6 +157,7 @@ class ConversationStorage(_ChatScreenPart):
             if message_id is not None else None
         await self.transcript.show_rows(stored, self._view_for_row,
                                         estimate=MessageView.estimated_height, at=index)
+        self.offer_continue()
 
     def _view_for_row(self, row: StoredMessage) -> MessageView:
         """A stored message's view, in the current colours, with its version numbers."""

@@ -8,13 +8,19 @@ ConversationStorage (the screen routes a marker's VersionRequested to `show_vers
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tui_chat.models import BUSY_PHASES
 from tui_chat.screens.chat_storage import ConversationStorage
 from tui_chat.widgets.message_view import MessageView
 
 
 class AnswerVersions(ConversationStorage):
-    """Older and newer versions of a retried answer, shown in its place."""
+    """Older and newer versions of a retried answer, shown in its place, and of an edited
+    question, shown with the branch that follows it."""
+
+    if TYPE_CHECKING:  # chat_branches.py's
+        async def show_branch(self, message_id: int, *, at_end: bool = False) -> None: ...
 
     async def action_older_version(self) -> None:
         await self._step_version(-1)
@@ -55,6 +61,9 @@ class AnswerVersions(ConversationStorage):
             return True
 
         if not self._store_call("version", choose):
+            return
+        if row.role == "user":  # an edited question: its own branch follows it
+            await self.show_branch(row.id)
             return
         shown = MessageView.from_stored(row, self.render_style(),
                                         (index + step + 1, len(versions)),
