@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from tui_chat.continuation import OverlapTrimmer
 from tui_chat.models import (
+    BadRequest,
     Delta,
     Finished,
     Message,
@@ -87,6 +88,9 @@ class Exchange:
         on_retry: Called when a retry is scheduled, so the UI can show a countdown.
         continues: The partial answer this request continues (see continuation.py): a start
             of the answer that repeats its end is dropped, and `parts` hold only what is new.
+        fallback: Messages sent instead, once, if the server refuses the request as sent (a
+            400) before any answer: a continuation by prefill, which llama.cpp refuses for a
+            model in thinking mode, falls back to asking.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class Exchange:
         on_retry: Callable[[RetryPending | None], None] | None = None,
         rng: random.Random | None = None,
         continues: str | None = None,
+        fallback: Sequence[Message] | None = None,
     ) -> None:
         self._provider = provider
         self.messages = tuple(messages)
@@ -111,6 +116,7 @@ class Exchange:
         self._on_retry = on_retry
         self._rng = rng or random.Random()
         self.continues = continues
+        self._fallback = tuple(fallback) if fallback is not None else None
         self._trimmer = OverlapTrimmer(continues) if continues is not None else None
         self._held: list[str] = []
         self._held_reasoning: list[str] = []
@@ -202,6 +208,10 @@ class Exchange:
                 async for text in self._one_attempt():
                     yield text
             except ProviderError as error:
+                if isinstance(error, BadRequest) and self._fallback is not None \
+                        and not self.received:
+                    self.messages, self._fallback = self._fallback, None
+                    continue
                 retries_done = self.attempts - 1
                 if self.received or not error.retryable or retries_done >= self._retry.retries:
                     raise

@@ -78,3 +78,19 @@ async def test_an_answer_restarted_from_the_top_is_not_doubled(
         [Message("user", "count"), Message("assistant", partial)], "instruct"),
         RequestParams("m"), retry=RetryPolicy(0), continues=partial)
     assert partial + await run(exchange) == WHOLE
+
+
+async def test_a_refused_prefill_falls_back_to_asking(
+        fake_openai: FakeOpenAI, provider: OpenAICompatible) -> None:
+    partial = "One two three four five six "
+    fake_openai.script(Reply.error(400, "Assistant response prefill is incompatible with "
+                                        "enable_thinking."),
+                       Reply(continues=WHOLE))
+    history = [Message("user", "count"), Message("assistant", partial)]
+    exchange = Exchange(provider, continuation_messages(history, "prefill"), RequestParams("m"),
+                        retry=RetryPolicy(0), continues=partial,
+                        fallback=continuation_messages(history, "instruct"))
+    assert partial + await run(exchange) == WHOLE
+    first, second = fake_openai.chat_requests
+    assert first.messages[-1]["role"] == "assistant"
+    assert second.messages[-1] == {"role": "user", "content": INSTRUCTION}

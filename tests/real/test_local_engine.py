@@ -133,6 +133,28 @@ async def test_the_local_model_titles_a_new_conversation_after_its_first_answer(
     assert "<think>" not in made and not made.startswith(('"', "'", "#", "*"))
 
 
+async def test_an_answer_cut_at_max_tokens_is_continued_without_repeating(
+        engine: Engine) -> None:
+    app = app_for(engine, max_tokens=16)
+    before = server_metrics(engine)
+    async with app.run_test() as pilot:
+        assert app.screen.options.continue_mode == "prefill"  # llama.cpp goes on mid-text
+        await ask(app, pilot, "Write a long story about a dragon and a knight.")
+        await until(lambda: last_answer(app).status == "done", ANSWER_TIMEOUT, pilot)
+        first = last_answer(app).text
+        assert last_answer(app).cut and "f6 continues" in last_answer(app)._footer_text()
+        await pilot.press("f6")
+        await until(lambda: last_answer(app).status == "streaming", 30, pilot)
+        await until(lambda: last_answer(app).status == "done", ANSWER_TIMEOUT, pilot)
+        grown = last_answer(app).text
+        assert len(app.screen.query(MessageView)) == 2  # the same answer grew
+    after = server_metrics(engine)
+    assert after["tokens_predicted_total"] - before["tokens_predicted_total"] > 16  # two asks
+    assert grown.startswith(first) and len(grown) > len(first)
+    tail = first[-24:].strip()
+    assert grown.count(tail) == first.count(tail), (first, grown)  # the end is not repeated
+
+
 async def test_the_model_picker_lists_the_local_model(engine: Engine) -> None:
     app = app_for(engine)
     async with app.run_test() as pilot:

@@ -322,9 +322,10 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
         self.transcript.scroll_end(animate=False)
         self._run_answer(self._new_exchange(self.request_messages()), view, recorder)
 
-    def _new_exchange(self, messages: list[Message], *,
-                      continues: str | None = None) -> Exchange:
-        """The request for an answer (or, with `continues`, for the rest of one)."""
+    def _new_exchange(self, messages: list[Message], *, continues: str | None = None,
+                      fallback: list[Message] | None = None) -> Exchange:
+        """The request for an answer (or, with `continues`, for the rest of one; `fallback`
+        is sent instead if the server refuses `messages`)."""
         return Exchange(
             self._provider,
             messages,
@@ -333,6 +334,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
             on_retry=self._retry_scheduled,
             clock=self._clock,
             continues=continues,
+            fallback=fallback,
         )
 
     def _run_answer(self, exchange: Exchange, view: MessageView,

@@ -40,8 +40,8 @@ class EditAndContinue(ConversationStorage):
         def prompt_input(self) -> PromptInput: ...
         async def _start_answer(self, replaces: int | None = None) -> None: ...
         def request_messages(self) -> list[Message]: ...
-        def _new_exchange(self, messages: list[Message], *,
-                          continues: str | None = None) -> Exchange: ...
+        def _new_exchange(self, messages: list[Message], *, continues: str | None = None,
+                          fallback: list[Message] | None = None) -> Exchange: ...
         def _run_answer(self, exchange: Exchange, view: MessageView,
                         recorder: AnswerRecorder | None) -> None: ...
 
@@ -88,8 +88,10 @@ class EditAndContinue(ConversationStorage):
                         "edit.", severity="warning", markup=False)
             return
         store, message_id = self.store, view.message_id
-        if store is None or message_id is None:
-            await self._edit_on_screen(view, text)
+        if store is None or message_id is None:  # the branches live in the store
+            self.prompt_input.begin_edit(text, view)
+            self.notify("This message is not stored, so it cannot be edited (there is no "
+                        "conversation database).", severity="warning", markup=False)
             return
         model = self.conversation.settings.model
         edited = self._store_call("edit", lambda: store.edit_message(message_id, text,
@@ -98,19 +100,6 @@ class EditAndContinue(ConversationStorage):
             self.prompt_input.begin_edit(text, view)
             return
         await self.show_branch(edited, at_end=True)
-        await self._start_answer()
-
-    async def _edit_on_screen(self, view: MessageView, text: str) -> None:
-        """Without a store there is no earlier branch to keep: the conversation goes on from
-        the edited question, and what followed it is dropped."""
-        views = list(self.query(MessageView))
-        kept = views[:views.index(view)] if view in views else views
-        for old in views[len(kept):]:
-            await old.remove()
-        self.history = [Message(v.role, v.text) for v in kept
-                        if v.role in ("user", "assistant") and v.text]
-        self.history.append(Message("user", text))
-        await self.transcript.mount(MessageView("user", text))
         await self._start_answer()
 
     async def show_branch(self, message_id: int, *, at_end: bool = False) -> None:
@@ -186,5 +175,11 @@ class EditAndContinue(ConversationStorage):
         await self.transcript.mount(growing, before=view)
         await view.remove()
         self.transcript.scroll_end(animate=False)
-        messages = continuation_messages(self.request_messages(), self.options.continue_mode)
-        self._run_answer(self._new_exchange(messages, continues=partial), growing, recorder)
+        context = self.request_messages()
+        mode = self.options.continue_mode
+        messages = continuation_messages(context, mode)
+        # A server that refuses the partial answer as the last message (llama.cpp for a model
+        # in thinking mode) is asked in words instead.
+        fallback = continuation_messages(context, "instruct") if mode == "prefill" else None
+        self._run_answer(self._new_exchange(messages, continues=partial, fallback=fallback),
+                         growing, recorder)
