@@ -134,13 +134,16 @@ async def test_up_in_an_empty_input_edits_the_last_question_then_recalls(
         await send(app, pilot, "second")
         await pilot.press("up")
         assert (prompt.text, prompt.editing is not None) == ("second", True)
-        assert prompt.border_title and "editing" in str(prompt.border_title)
+        await pilot.pause()
+        assert app.screen.query_one("#edit-note").display
         await pilot.press("up")  # further back: recall, sent as a new message
         assert (prompt.text, prompt.editing) == ("first", None)
         await pilot.press("down")
         assert (prompt.text, prompt.editing is not None) == ("second", True)
         await pilot.press("escape")  # gives the input back, and nothing is running
         assert (prompt.text, prompt.editing) == ("", None)
+        await pilot.pause()
+        assert not app.screen.query_one("#edit-note").display
         assert shown(app) == ["first", "a1", "second", "a2"]
 
         await pilot.press("up", *" thoughts", "enter")

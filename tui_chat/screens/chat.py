@@ -195,6 +195,8 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
+        yield Static(Content("✎ editing · enter sends a new version, the old one stays · "
+                             "esc cancels"), id="edit-note")
         yield AttachmentTray(id="attachments")
         yield QueuedPrompts(id="queued")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,

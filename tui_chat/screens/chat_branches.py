@@ -73,6 +73,10 @@ class EditAndContinue(ConversationStorage):
         event.stop()
         self.edit_question(event.view)
 
+    def on_prompt_input_editing_changed(self, event: PromptInput.EditingChanged) -> None:
+        """Say above the input that Enter sends a new version, not a new message."""
+        self.query_one("#edit-note").display = event.editing
+
     def edit_question(self, view: MessageView) -> None:
         """Put a sent question in the input to edit (Enter sends it as a new version)."""
         prompt = self.prompt_input

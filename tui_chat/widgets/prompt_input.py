@@ -69,7 +69,16 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
-    EDIT_TITLE: ClassVar[str] = "editing · enter sends it as a new version · esc cancels"
+    @dataclass
+    class EditingChanged(Message):
+        """The input started or stopped editing a sent question (`editing` says which)."""
+
+        prompt_input: PromptInput
+        editing: bool
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
 
     def __init__(self, *, max_chars: int = 200_000, id: str | None = None,
                  history: Callable[[], Sequence[str]] | None = None,
@@ -146,9 +155,11 @@ class PromptInput(TextArea):
         self._set_editing(None)
 
     def _set_editing(self, target: object | None) -> None:
+        was = self.editing is not None
         self.editing = target
         self.set_class(target is not None, "-editing")
-        self.border_title = self.EDIT_TITLE if target is not None else None
+        if was != (target is not None):
+            self.post_message(self.EditingChanged(self, target is not None))
 
     def _recall(self, step: int) -> bool:
         """Up (+1, older) and Down (-1, newer) walk the earlier prompts, as in a shell: from an
