@@ -43,7 +43,7 @@ from tui_chat.render import RenderStyle
 from tui_chat.sanitize import sanitize_line
 from tui_chat.screens.chat_actions import CopyAndSetupActions
 from tui_chat.screens.chat_attachments import AttachmentActions
-from tui_chat.screens.chat_branches import EditAndContinue
+from tui_chat.screens.chat_branches import EditAndContinue, EditNote
 from tui_chat.screens.chat_queue import QueuedSending
 from tui_chat.screens.chat_status import StatusReport
 from tui_chat.screens.chat_titles import ModelTitles
@@ -195,8 +195,7 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
-        yield Static(Content("✎ editing · enter sends a new version, the old one stays · "
-                             "esc cancels"), id="edit-note")
+        yield EditNote()
         yield AttachmentTray(id="attachments")
         yield QueuedPrompts(id="queued")
         yield PromptInput(id="prompt", max_chars=self.options.max_input_chars,

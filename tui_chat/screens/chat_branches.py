@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual.content import Content
+from textual.widgets import Static
+
 from tui_chat.context_window import history_from_stored
 from tui_chat.continuation import continuation_messages
 from tui_chat.models import BUSY_PHASES, Message
@@ -30,6 +33,26 @@ from tui_chat.widgets.prompt_input import PromptInput
 if TYPE_CHECKING:
     from tui_chat.session import Exchange
     from tui_chat.store.recorder import AnswerRecorder
+
+
+class EditNote(Static):
+    """The line above the input while it edits a sent question: Enter sends a new version."""
+
+    # Its own CSS, not chat.tcss: that file is not loaded for the default screen (seen in
+    # this session; a separate fix).
+    DEFAULT_CSS = """
+    EditNote {
+        display: none;
+        height: 1;
+        padding: 0 2;
+        background: $primary-muted;
+        color: $text;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(Content("✎ editing · enter sends a new version, the old one stays · "
+                                 "esc cancels"), id="edit-note")
 
 
 class EditAndContinue(ConversationStorage):
@@ -75,7 +98,7 @@ class EditAndContinue(ConversationStorage):
 
     def on_prompt_input_editing_changed(self, event: PromptInput.EditingChanged) -> None:
         """Say above the input that Enter sends a new version, not a new message."""
-        self.query_one("#edit-note").display = event.editing
+        self.query_one(EditNote).display = event.editing
 
     def edit_question(self, view: MessageView) -> None:
         """Put a sent question in the input to edit (Enter sends it as a new version)."""
