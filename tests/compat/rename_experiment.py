@@ -57,6 +57,8 @@ NAMES: dict[str, str] = {
     "_tick": "textual",
     "_timers": "textual",
     "_sequence_to_key_events": "textual",
+    "_style_cache": "textual",
+    "_maxsize": "textual",
     # Rich
     "_ansi": "rich",
     "_color_system": "rich",

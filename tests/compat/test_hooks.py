@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ def all_hooks() -> dict[str, Hook]:
 
 def test_every_hook_fits_the_installed_libraries() -> None:
     assert set(all_hooks()) == {"compositor", "frame_timer", "size", "paste_guard", "footer",
-                                "sse"}
+                                "lean_strip", "sse"}
     assert compat.left_out == {}
     assert textual_hooks.COMPOSITOR and textual_hooks.FRAME_TIMER and sdk_hooks.SSE
 
@@ -154,3 +156,33 @@ def test_a_left_out_hook_is_not_reported_where_nothing_logs(
     finally:
         compat.HOOKS.pop("quiet")
         compat.left_out.pop("quiet")
+
+
+def test_a_lean_strip_is_the_same_line_in_less_memory() -> None:
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    plain = Strip([Segment("hello ", Style(bold=True)), Segment("world")], 11)
+    [lean] = textual_hooks.lean([plain])
+    assert isinstance(lean, Strip) and lean == plain and lean.text == "hello world"
+    assert lean.cell_length == 11
+    base = Style(color="red")
+    assert lean.apply_style(base) == plain.apply_style(base)
+    assert lean.crop(2, 8) == plain.crop(2, 8) and lean.crop(2, 8) is lean.crop(2, 8)
+    assert lean.divide([3, 11]) == plain.divide([3, 11])
+
+    def allocated(make: Callable[[], object]) -> int:
+        tracemalloc.start()
+        try:
+            kept = [make() for _ in range(1000)]
+            size = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert len(kept) == 1000
+        return size
+
+    segments = list(plain)
+    lean_size = allocated(lambda: textual_hooks.lean([plain])[0])
+    plain_size = allocated(lambda: Strip(segments, 11))
+    assert lean_size * 3 < plain_size, (lean_size, plain_size)  # no caches until one is used

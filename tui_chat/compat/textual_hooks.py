@@ -20,9 +20,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
+from textual.cache import FIFOCache
 from textual.message_pump import MessagePump
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -209,6 +212,67 @@ FOOTER = register(Hook(
 ), _check_footer)
 
 
+_STRIP_CACHES: dict[str, int] = {}
+"""The caches a Strip makes in __init__, by slot, with their sizes (filled by the check)."""
+_STRIP_VALUES = ("_segments", "_cell_length")
+
+
+def _check_lean_strip() -> None:
+    template = Strip([])
+    slots = attribute(Strip, "__slots__")
+    caches = {name: getattr(template, name) for name in slots
+              if isinstance(getattr(template, name, None), FIFOCache)}
+    if not caches:
+        raise Misfit("Strip makes no FIFOCache in __init__ any more")
+    for name in slots:
+        if name not in caches and name not in _STRIP_VALUES \
+                and getattr(template, name, 0) is not None:
+            raise Misfit(f"Strip.{name} does not start as None")
+    sets(Strip.__init__, _STRIP_VALUES)
+    _STRIP_CACHES.update({name: attribute(cache, "_maxsize") for name, cache in caches.items()})
+
+
+LEAN_STRIP = register(Hook(
+    "lean_strip",
+    uses="textual.strip.Strip's slots (a subclass that fills its seven FIFOCache slots on "
+         "first use instead of in __init__)",
+    why="a long answer keeps a Strip for every line it drew, and an empty Strip is mostly its "
+        "seven caches (about 1 kB): a 2 MB answer held 20,000 of them (render/document.py)",
+    public="none exists (Strip has no lazy caches); meanwhile lines are plain Strips",
+    liveness=("lean_strip",),
+), _check_lean_strip)
+
+
+class LeanStrip(Strip):
+    """A Strip whose caches are made when first used: most lines of a long answer are drawn
+    once and never cropped, styled or divided again."""
+
+    __slots__ = ()
+
+    def __init__(self, segments: list[Segment], cell_length: int | None) -> None:
+        self._segments = segments
+        self._cell_length = cell_length
+        for name in Strip.__slots__:
+            if name not in _STRIP_CACHES and name not in _STRIP_VALUES:
+                setattr(self, name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        size = _STRIP_CACHES.get(name)
+        if size is None:
+            raise AttributeError(name)
+        cache: FIFOCache[Any, Any] = FIFOCache(size)
+        setattr(self, name, cache)
+        return cache
+
+
+def lean(strips: list[Strip]) -> list[Strip]:
+    """`strips` as lean strips (the same lines), when that hook fits; else as they are."""
+    if not LEAN_STRIP:
+        return strips
+    count("lean_strip")
+    return [LeanStrip(list(strip), strip.cell_length) for strip in strips]
+
+
 # -- what the hook modules call --------------------------------------------------------------
 
 def overrides(hook: str, *names: str) -> Callable[[T], T]:
@@ -264,6 +328,7 @@ __all__ = [
     "CompositorUpdate",
     "FooterKey",
     "LayoutUpdate",
+    "LeanStrip",
     "XTermParser",
     "active_app",
     "get_time",

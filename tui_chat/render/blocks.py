@@ -15,6 +15,7 @@ from typing import Protocol
 from rich.segment import Segment
 from textual.strip import Strip
 
+from tui_chat.compat.textual_hooks import lean
 from tui_chat.render.code import FenceBlock
 from tui_chat.render.markdown_grammar import (
     FENCE_OPEN,
@@ -108,7 +109,8 @@ class ProseBlock:
         if indent:
             pad = Segment(" " * indent)
             strips = [Strip([pad, *strip]) if strip.cell_length else strip for strip in strips]
-        if final:
+        if final:  # kept as long as the answer: lean (see compat.textual_hooks.lean)
+            strips = lean(strips)
             self._width, self._style, self._strips = width, style, strips
         return strips
 
@@ -137,7 +139,7 @@ class PlainLine:
             self._width, self._style = width, style
             from tui_chat.render.prose import render_plain
 
-            self._strips = render_plain(self.text, style, width)
+            self._strips = lean(render_plain(self.text, style, width))
         return self._strips
 
 

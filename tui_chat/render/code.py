@@ -18,6 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
+from tui_chat.compat.textual_hooks import lean
 from tui_chat.render.style import TAB_SIZE, RenderStyle
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ class FenceBlock:
             texts.append(highlight(line, self.language, style)[0])
         flat = self._flat
         for text in texts[len(self._line_strips):]:
-            strips = code_strips(text, width, self.indent, style)
+            strips = lean(code_strips(text, width, self.indent, style))
             self._line_strips.append(strips)
             flat.extend(strips)
         if not partial and not cursor:
@@ -213,7 +214,7 @@ class FenceBlock:
             else:
                 old.append(text)
             if index < len(line_strips):
-                line_strips[index] = code_strips(text, self._width, self.indent, style)
+                line_strips[index] = lean(code_strips(text, self._width, self.indent, style))
                 changed = True
         if changed:
             self._flat = [self._flat[0]]

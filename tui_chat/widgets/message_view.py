@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
@@ -206,6 +207,8 @@ class MessageView(Widget):
         """The last draw carried more than FLOOD_CHARS, or left text for the next one."""
         self._lines_kept = False
         """_flush changed the height and marked the lines that changed (see _size_updated)."""
+        self._painted_from = 0
+        """How many lines the view had when it was last repainted whole (see _flush)."""
         self._paint_style: Style | None = None
         """The base style while render_lines paints (see there)."""
         self.set_reactive(MessageView.status, status)
@@ -268,6 +271,9 @@ class MessageView(Widget):
     FLOOD_CHARS: ClassVar[int] = PACING.flood_chars
     FLOOD_FRAME_INTERVAL: ClassVar[float] = PACING.flood_frame_interval
     FLOOD_DRAW_BUDGET: ClassVar[float] = PACING.flood_draw_budget
+    FORGET_PAINTED_LINES: ClassVar[int] = 400
+    """Lines of growth after which the whole view is repainted, so that Textual forgets the
+    painted form of the lines that scrolled away (memory; see _flush)."""
 
     @property
     def text(self) -> str:
@@ -523,9 +529,19 @@ class MessageView(Widget):
             # A new height: the layout places the view, and only the lines that changed are
             # drawn again. The others keep the rendering Textual cached for them (see
             # _size_updated), where Textual would draw every visible line again.
-            if changed:
-                self.refresh(*changed)
-            self._lines_kept = True
+            if len(new) >= self._painted_from + self.FORGET_PAINTED_LINES:
+                # Textual keeps the painted form of every line it painted until the whole
+                # view is repainted, which the height-only relayout above avoids: while a
+                # long answer streams that was every line of it, each several Strips deep
+                # (cropped, styled). Now and then the whole view is repainted: only the
+                # lines on screen are painted again, and the rest is forgotten.
+                self._painted_from = len(new)
+                self._lines_kept = False
+                self.refresh()
+            else:
+                if changed:
+                    self.refresh(*changed)
+                self._lines_kept = True
             self.clear_cached_dimensions()
             self.refresh(layout=True, repaint=False)
             return
@@ -691,5 +707,9 @@ class MessageView(Widget):
         lines = self._lines if width == self._lines_width else self._build_lines(width)
         base: Style = self._paint_style or self.rich_style
         if y < len(lines):
-            return lines[y].apply_style(base)
+            # Not Strip.apply_style: it keeps the styled copy inside the line (for as long as
+            # the line lives, so for every line ever painted), and Textual keeps the painted
+            # line anyway.
+            line = lines[y]
+            return Strip(Segment.apply_style(line, base), line.cell_length)
         return Strip.blank(self.content_region.width, base)
