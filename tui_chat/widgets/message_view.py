@@ -250,9 +250,10 @@ class MessageView(Widget):
         as words are), plus its footer. The transcript stands this in for messages it has
         not mounted, until it has measured them."""
         cells = max(1, (width - 3) * 9 // 10)  # the border and padding; words wrap early
-        lines = 0
-        for line in row.content.split("\n"):
-            lines += 1 + len(line) // cells
+        content = row.content
+        # Not line by line: 10,000 of these are summed when a conversation opens.
+        newlines = content.count("\n")
+        lines = newlines + 1 + (len(content) - newlines) // cells
         if row.role == "assistant":
             lines += 1  # the figures or the status
             if row.reasoning:
@@ -396,6 +397,18 @@ class MessageView(Widget):
     @staticmethod
     def _now() -> float:
         return time.monotonic()
+
+    def release(self) -> None:
+        """The view was unmounted for good (a long conversation scrolled it away): let go of
+        its text and drawn lines now. Textual's widgets hold each other in cycles, so a
+        removed one is freed only by a full garbage collection; its lines, most of its
+        memory, are freed at once and that collection has less to scan."""
+        self._document = StreamingDocument("", style=self._render_style,
+                                           markdown=self.role == "assistant")
+        self._thinking = None
+        self._lines = []
+        self._lines_width = -1
+        self._dirty = True
 
     def set_footer(self, text: str, *, error: bool = False) -> None:
         """The line under the message: figures when done, the reason when it failed."""

@@ -24,9 +24,12 @@ from textual.containers import VerticalScroll
 from textual.geometry import Size
 from textual.layout import DockArrangeResult
 from textual.reactive import var
+from textual.timer import Timer
 from textual.widget import Widget
 
+from tui_chat import gc_pauses
 from tui_chat.compat.textual_hooks import count, overrides, repaint_scrollbar
+from tui_chat.pacing import PACING
 
 Estimate = Callable[[Any, int], int]
 """A stored row's height in lines (margin included) at a width, guessed from its text."""
@@ -98,6 +101,9 @@ class Transcript(VerticalScroll):
     """Screens of messages kept mounted above and below the viewport (scrolling a page shows
     messages already laid out). Beyond three times as much they are unmounted."""
 
+    UNMOUNTS_PER_COLLECTION: ClassVar[int] = 400
+    """While scrolling holds full collections back, one runs after this many unmounts."""
+
     MOUNT_STEP: ClassVar[int] = 6
     """At most this many messages are mounted in one go beyond those on screen (mounting one
     costs a few ms: the rest follows after the next frame, so scrolling never stalls long)."""
@@ -120,6 +126,8 @@ class Transcript(VerticalScroll):
         self._arranged: DockArrangeResult | None = None
         self._refreshing = False
         self._again = False
+        self._collection_timer: Timer | None = None
+        self._unmounted = 0
         self._pending: Widget | None = None
         """A view to bring to the top of the viewport once it has been laid out."""
 
@@ -172,6 +180,10 @@ class Transcript(VerticalScroll):
         self._anchor = None
         self._pending = None
         self._above = self._below = None
+        for child in self.children:
+            release = getattr(child, "release", None)
+            if release is not None:
+                release()
         await self.remove_children()
 
     async def reveal(self, index: int) -> Widget | None:
@@ -300,9 +312,15 @@ class Transcript(VerticalScroll):
         for slot in (*before, *after):
             slot.view = slot.make()
         self._first, self._end = first, end
+        if gone or before or after:
+            self._hold_collections(len(gone))
         with self.app.batch_update():
             if gone:
                 await self.remove_children(gone)
+                for view in gone:
+                    release = getattr(view, "release", None)
+                    if release is not None:
+                        release()
             if before:
                 await self.mount_all([slot.view for slot in before if slot.view is not None],
                                      after=self._above)
@@ -311,6 +329,28 @@ class Transcript(VerticalScroll):
                                      before=self._below)
             self._spacers()
         count("transcript.window")
+
+    def _hold_collections(self, unmounted: int) -> None:
+        """No full garbage collection while the person scrolls (a full collection scans every
+        object of the app: 100-700 ms on this machine, a stall mid-scroll); it runs once
+        scrolling stopped for a moment, or after UNMOUNTS_PER_COLLECTION views went, so
+        that the unmounted views do not pile up."""
+        if self._collection_timer is None:
+            gc_pauses.hold()
+            self._collection_timer = self.set_timer(PACING.collect_after, self._collect)
+        else:
+            self._collection_timer.reset()
+        self._unmounted += unmounted
+        if self._unmounted >= self.UNMOUNTS_PER_COLLECTION:
+            self._collect()
+
+    def _collect(self) -> None:
+        if self._collection_timer is not None:
+            self._collection_timer.stop()
+            self._collection_timer = None
+            self._unmounted = 0
+            gc_pauses.release()
+            gc_pauses.collect_when_idle()
 
     def _schedule_window(self) -> None:
         if self._refreshing:
