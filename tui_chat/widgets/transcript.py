@@ -344,6 +344,13 @@ class Transcript(VerticalScroll):
         if self._unmounted >= self.UNMOUNTS_PER_COLLECTION:
             self._collect()
 
+    def on_unmount(self) -> None:
+        # The app quit while scrolling held collections back: give the hold back.
+        if self._collection_timer is not None:
+            self._collection_timer.stop()
+            self._collection_timer = None
+            gc_pauses.release()
+
     def _collect(self) -> None:
         if self._collection_timer is not None:
             self._collection_timer.stop()
