@@ -39,7 +39,8 @@ _NO_COLOR = NoColor()
 class TuiChatApp(App[None]):
     """The full-screen chat client."""
 
-    CSS_PATH = "app.tcss"
+    # The chat screen's own too: Textual never loads a default screen's CSS_PATH (UPSTREAM.md 4).
+    CSS_PATH = ["app.tcss", "screens/chat.tcss"]  # noqa: RUF012 (Textual's own type)
     TITLE = "tui-chat"
 
     BINDINGS: ClassVar[list[BindingType]] = [
