@@ -22,6 +22,13 @@ from tui_chat.models import AUTO_TITLE_MODES, REASONING_MODES, AutoTitle, Reason
 
 HTTP_TRANSPORTS = ("aiohttp", "httpx")
 """What `http_transport` may be (providers/openai_compat.py builds the SDK's client for it)."""
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "http_transport": HTTP_TRANSPORTS,
+    "reasoning": REASONING_MODES,
+    "auto_title": AUTO_TITLE_MODES,
+    "continue_mode": CONTINUE_MODES,
+}
+"""Settings that take one of a few words: the words."""
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "no-key-needed"
@@ -202,18 +209,10 @@ def _check_range(name: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: 'retries' must be 0 or more, not {value}")
     if name in ("stall_timeout", "connect_timeout", "retry_max_wait") and value <= 0:
         raise ConfigError(f"{where}: '{name}' must be more than 0 seconds, not {value}")
-    if name == "http_transport" and value not in HTTP_TRANSPORTS:
-        raise ConfigError(f"{where}: 'http_transport' must be one of "
-                          f"{', '.join(HTTP_TRANSPORTS)}, not {value!r}")
-    if name == "reasoning" and value not in REASONING_MODES:
-        raise ConfigError(f"{where}: 'reasoning' must be one of {', '.join(REASONING_MODES)},"
-                          f" not {value!r}")
-    if name == "auto_title" and value not in AUTO_TITLE_MODES:
-        raise ConfigError(f"{where}: 'auto_title' must be one of {', '.join(AUTO_TITLE_MODES)},"
-                          f" not {value!r}")
-    if name == "continue_mode" and value not in CONTINUE_MODES:
-        raise ConfigError(f"{where}: 'continue_mode' must be one of {', '.join(CONTINUE_MODES)},"
-                          f" not {value!r}")
+    choices = _CHOICES.get(name)
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: '{name}' must be one of {', '.join(choices)}, "
+                          f"not {value!r}")
     if name == "base_url":
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.screen import Screen
-
 from tui_chat.attachments import (
     AttachmentError,
     Limits,
@@ -19,18 +17,15 @@ from tui_chat.attachments import (
     read_attachment,
 )
 from tui_chat.models import Attachment
+from tui_chat.screens.chat_part import ChatScreenPart
 from tui_chat.widgets.attachment_tray import AttachmentTray
 from tui_chat.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:
     from tui_chat.screens.chat import ChatOptions
 
-    _ChatScreenPart = Screen[None]
-else:  # a part of ChatScreen, not a screen of its own (as chat_storage.py's parts)
-    _ChatScreenPart = object
 
-
-class AttachmentActions(_ChatScreenPart):
+class AttachmentActions(ChatScreenPart):
     """Attach files to the next message: the path prompt, `@path`, and the chips."""
 
     if TYPE_CHECKING:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.screen import Screen
-
 from tui_chat.models import BUSY_PHASES, Attachment, MessageStatus, Phase
+from tui_chat.screens.chat_part import ChatScreenPart
 from tui_chat.widgets.prompt_input import PromptInput
 from tui_chat.widgets.queued_prompts import QueuedPrompts
 
@@ -27,13 +26,8 @@ _HELD_BECAUSE: dict[str, str] = {
 }
 
 
-if TYPE_CHECKING:
-    _ChatScreenPart = Screen[None]
-else:  # a part of ChatScreen, not a screen of its own (see tests/unit/test_frame_timer.py)
-    _ChatScreenPart = object
 
-
-class QueuedSending(_ChatScreenPart):
+class QueuedSending(ChatScreenPart):
     """The prompt's Submitted handling, with the queue."""
 
     if TYPE_CHECKING:  # the chat screen's own, used here

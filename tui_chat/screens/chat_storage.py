@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Static
 
 from tui_chat.context_window import history_from_stored
 from tui_chat.models import Attachment, Conversation, Message, Phase
 from tui_chat.sanitize import sanitize_line
+from tui_chat.screens.chat_part import ChatScreenPart
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.transcript import Transcript
 
@@ -33,13 +33,8 @@ log = logging.getLogger("tui_chat.screens.chat")
 _T = TypeVar("_T")
 
 
-if TYPE_CHECKING:
-    _ChatScreenPart = Screen[None]
-else:  # a part of ChatScreen, not a screen of its own (see tests/unit/test_frame_timer.py)
-    _ChatScreenPart = object
 
-
-class ConversationStorage(_ChatScreenPart):
+class ConversationStorage(ChatScreenPart):
     """Loads, saves and exports the conversation the chat screen shows."""
 
     store: ConversationStore | None

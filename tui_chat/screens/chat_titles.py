@@ -13,10 +13,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import work
-from textual.screen import Screen
 from textual.worker import Worker
 
 from tui_chat.models import Conversation, Message, MessageStatus
+from tui_chat.screens.chat_part import ChatScreenPart
 
 if TYPE_CHECKING:
     from tui_chat.providers.base import Provider
@@ -27,13 +27,8 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
-if TYPE_CHECKING:
-    _ChatScreenPart = Screen[None]
-else:  # a part of ChatScreen, not a screen of its own (see tests/unit/test_frame_timer.py)
-    _ChatScreenPart = object
 
-
-class ModelTitles(_ChatScreenPart):
+class ModelTitles(ChatScreenPart):
     """Asks for the title of the conversation this screen started, when nothing else runs."""
 
     TITLE_ATTEMPTS: ClassVar[int] = 3
