@@ -202,6 +202,8 @@ class MessageView(Widget):
         """When text was last appended (time.monotonic())."""
         self._gap = float("inf")
         """The usual time between appends (a moving average), while they keep coming."""
+        self._fast = False
+        """The last draw carried more than FAST_CHUNKS chunks."""
         self._appended_chars = 0
         self._flooded = False
         """The last draw carried more than FLOOD_CHARS, or left text for the next one."""
@@ -269,6 +271,7 @@ class MessageView(Widget):
     FAST_FRAME_INTERVAL: ClassVar[float] = PACING.fast_frame_interval
     QUIET_GAP: ClassVar[float] = PACING.quiet_gap
     FAST_GAP: ClassVar[float] = PACING.fast_gap
+    FAST_CHUNKS: ClassVar[int] = PACING.fast_chunks
     FLOOD_CHARS: ClassVar[int] = PACING.flood_chars
     FLOOD_FRAME_INTERVAL: ClassVar[float] = PACING.flood_frame_interval
     FLOOD_DRAW_BUDGET: ClassVar[float] = PACING.flood_draw_budget
@@ -386,7 +389,7 @@ class MessageView(Widget):
         self._flush_pending = True
         interval = (self.FLOOD_FRAME_INTERVAL if self._flooded else
                     0.0 if quiet else
-                    self.FAST_FRAME_INTERVAL if self._gap < self.FAST_GAP else
+                    self.FAST_FRAME_INTERVAL if self._gap < self.FAST_GAP or self._fast else
                     self.FRAME_INTERVAL)
         wait = self._flushed_at + interval - now
         if wait > 0:
@@ -516,6 +519,7 @@ class MessageView(Widget):
             self._flush_timer = None
         self._flush_pending = False
         self._flushed_at = self._now()
+        self._fast = self._appended > self.FAST_CHUNKS
         self._flooded = self._appended_chars > self.FLOOD_CHARS
         self._appended = self._appended_chars = 0
         if not self.is_mounted:
