@@ -36,3 +36,12 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         time.sleep(POLL)
+
+
+async def settle(app: Any, pilot: Any, timeout: float = 10.0) -> None:
+    """In a Pilot test of the chat app: wait until the answer workers are done and the screen
+    no longer waits, streams or retries."""
+    async with asyncio.timeout(timeout):
+        await app.workers.wait_for_complete()
+    await until(pilot, lambda: app.screen.phase not in ("waiting", "streaming", "retrying"),
+                timeout, "the answer to end")

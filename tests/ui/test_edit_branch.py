@@ -7,13 +7,13 @@ The real app and provider against the loopback server, with a real SQLite file.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.waiting import settle, until
 from tui_chat.app import TuiChatApp, make_app
 from tui_chat.config import load_settings
 from tui_chat.providers import make_provider
@@ -29,17 +29,6 @@ def settings_for(url: str):  # type: ignore[no-untyped-def]
     return load_settings(None, {"OPENAI_API_KEY": KEY}, base_url=url, model="fake-model",
                          system="", retries=0)
 
-
-async def until(pilot: Pilot[None], predicate) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(WAIT):
-        while not predicate():
-            await pilot.pause(0.02)
-
-
-async def settle(app: TuiChatApp, pilot: Pilot[None]) -> None:
-    async with asyncio.timeout(WAIT):
-        await app.workers.wait_for_complete()
-    await until(pilot, lambda: app.screen.phase not in ("waiting", "streaming", "retrying"))
 
 
 def shown(app: TuiChatApp) -> list[str]:
