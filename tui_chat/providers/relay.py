@@ -84,8 +84,10 @@ class RelayProvider:
         try:
             try:
                 # A relay that accepts the connection but never answers must not hang the app.
-                response = await asyncio.wait_for(
-                    self._client().post(url, json=body, headers=headers), self._stall_timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result
+                # when a cancel lands as the result arrives, and the cancel is lost.
+                async with asyncio.timeout(self._stall_timeout):
+                    response = await self._client().post(url, json=body, headers=headers)
             except TimeoutError:
                 raise Unreachable(f"no answer from the relay at {self.base_url} within "
                                   f"{self._stall_timeout:g} s") from None
@@ -96,8 +98,8 @@ class RelayProvider:
             while True:
                 try:
                     # Any bytes, heartbeat comments included, restart the stall timer.
-                    raw = await asyncio.wait_for(response.content.readany(),
-                                                 self._stall_timeout)
+                    async with asyncio.timeout(self._stall_timeout):
+                        raw = await response.content.readany()
                 except TimeoutError:
                     error_type = StreamStalled if got_text else Unreachable
                     raise error_type(f"stalled: no data from the relay for "
