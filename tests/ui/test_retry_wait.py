@@ -99,7 +99,9 @@ async def test_nothing_listening_on_this_machine_fails_at_once_with_the_url_and_
         message = app.screen.query_one(StatusBar).figures.message
     store.close()
     assert "retrying" not in phases, phases
-    assert took < 2.0, took  # was 7-8 s of backoff (1 + 2 + 4 s and jitter)
+    # Was 7-8 s of backoff (1 + 2 + 4 s and jitter); the bound leaves room for a loaded 2-core
+    # machine (it went over 2 s under load here); "retrying" never shown is the exact check.
+    assert took < 5.0, took
     for shown in (footer, message):
         assert f"cannot reach {url}: connection refused" in shown, shown
         assert "--base-url" in shown and "profile" in shown, shown
