@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tui_chat.titles import INSTRUCTION as TITLE_INSTRUCTION
+from tui_chat.titles import TURN_INSTRUCTION as TITLE_TURN
 
 DEFAULT_TEXT = "Hello! This is the fake server answering."
 DEFAULT_MODELS = ("fake-model", "gpt-4o-mini")
@@ -459,8 +460,9 @@ class _Connection:
 
 def _asks_for_title(request: RecordedRequest) -> bool:
     messages = request.messages
-    return bool(messages) and isinstance(messages[0], dict) \
-        and messages[0].get("content") == TITLE_INSTRUCTION
+    return bool(messages) and isinstance(messages[0], dict) and isinstance(messages[-1], dict) \
+        and (messages[0].get("content") == TITLE_INSTRUCTION  # the quoted form (hosted)
+             or messages[-1].get("content") == TITLE_TURN)  # the conversation's own (local)
 
 
 def _http_chunk(data: bytes) -> bytes:

@@ -195,6 +195,7 @@ class TuiChatApp(App[None]):
             model_state=self._engine_state if self.engine is not None else None,
             attachment_limits=s.attachment_limits,
             auto_title=self._wants_titles(),
+            title_in_context=self._is_local_endpoint(),
             continue_mode=continue_mode(s.continue_mode,
                                         embedded_engine=self.engine is not None or s.local),
         )
@@ -211,6 +212,15 @@ class TuiChatApp(App[None]):
             return True  # the embedded model: free, whatever address it ends up on
         return wants_titles(s.auto_title, s.base_url,
                             via_relay=isinstance(self.provider, RelayProvider))
+
+    def _is_local_endpoint(self) -> bool:
+        """The embedded model, or a server on this machine (not through a relay)."""
+        from tui_chat.providers.relay import RelayProvider
+        from tui_chat.titles import wants_titles
+
+        s = self.settings
+        return s.local or wants_titles("local", s.base_url,
+                                       via_relay=isinstance(self.provider, RelayProvider))
 
     def _engine_state(self) -> str:
         engine = self.engine

@@ -6,6 +6,14 @@ question and the start of the answer, a short instruction, a few tokens back), i
 cleaned of what models wrap titles in (quotes, Markdown, "Title:", thinking), and it is never
 stored as a message. It costs money on a hosted endpoint, so by default only local endpoints
 (loopback addresses, the embedded model) are asked: `auto_title = "local" | "always" | "never"`.
+
+A local server keeps the last prompt it read (llama.cpp's prompt cache, one slot for the
+embedded model): a title asked with a prompt of its own would push the conversation out of it,
+and the next question, often typed at once, would wait for the whole conversation to be read
+again. So a local endpoint is asked with the conversation itself, as the next question would
+send it, and the instruction as one more turn: the server reads only that turn, and the next
+question finds the conversation still read. A hosted endpoint gets the short quoted excerpt
+(it bills the tokens).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import asyncio
 import ipaddress
 import logging
 import re
+from collections.abc import Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -39,6 +48,12 @@ INSTRUCTION = (
     "conversation. Reply with the title only: no quotes, no Markdown, no final full stop."
 )
 
+TURN_INSTRUCTION = (
+    "Write a short title (3 to 6 words) for our conversation so far, in its language. Reply "
+    "with the title only: no quotes, no Markdown, no final full stop."
+)
+"""The instruction as the last turn of the conversation itself (local endpoints)."""
+
 
 def wants_titles(mode: AutoTitle, base_url: str, *, via_relay: bool = False) -> bool:
     """Whether to ask the model for titles: "local" asks only an endpoint on this machine
@@ -56,9 +71,14 @@ def wants_titles(mode: AutoTitle, base_url: str, *, via_relay: bool = False) -> 
         return False
 
 
-def title_request(question: str, answer: str) -> list[Message]:
-    """The messages that ask for a title: the instruction, then the exchange as quoted text
-    (not as turns, so the model does not answer the question again)."""
+def title_request(question: str, answer: str,
+                  conversation: Sequence[Message] = ()) -> list[Message]:
+    """The messages that ask for a title: with `conversation` (the messages the next question
+    would send, before it), those and the instruction as one more turn; without, the
+    instruction, then the exchange as quoted text (not as turns, so the model does not answer
+    the question again)."""
+    if conversation:
+        return [*conversation, Message("user", TURN_INSTRUCTION)]
     question, answer = question.strip()[:EXCERPT_CHARS], answer.strip()[:EXCERPT_CHARS]
     return [Message("system", INSTRUCTION),
             Message("user", f"User: {question}\n\nAssistant: {answer}\n\nTitle:")]
@@ -79,7 +99,12 @@ def clean_title(raw: str) -> str:
     if "</think>" in text.lower() and "<think>" not in text.lower():
         text = text[text.lower().rindex("</think>") + len("</think>"):]  # no opening tag
     text = _THINK_BLOCK.sub("", text)
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    # A lead-in on a line of its own ("Here is a short title:", "**Title:**") is skipped for
+    # the line after it; small local models often write one.
+    while len(lines) > 1 and lines[0].strip("*_# ").endswith((":", "：")):
+        lines.pop(0)
+    line = lines[0] if lines else ""
     line = _LABEL.sub("", line)
     line = _MARKUP.sub("", line)
     line = _EMPHASIS.sub(r"\2", line)
@@ -95,14 +120,19 @@ def clean_title(raw: str) -> str:
 
 
 async def ask_for_title(provider: Provider, model: str, question: str, answer: str,
-                        *, timeout: float = TITLE_TIMEOUT) -> str | None:
+                        *, conversation: Sequence[Message] = (),
+                        timeout: float = TITLE_TIMEOUT) -> str | None:
     """The model's title for a conversation, or None (logged, never raised: a title is not
-    worth an error on screen). The model's reasoning, if any, is not read."""
-    params = RequestParams(model, max_tokens=TITLE_TOKENS, stream=False)
+    worth an error on screen). The model's reasoning, if any, is not read. `conversation`:
+    see `title_request`."""
+    # Streamed, though it is read whole: a server stops generating as soon as a streamed
+    # request's connection closes (the next token finds no reader), while llama.cpp checks a
+    # non-streamed one only now and then. A question sent while the title runs closes it.
+    params = RequestParams(model, max_tokens=TITLE_TOKENS, stream=True)
     parts: list[str] = []
     try:
         async with asyncio.timeout(timeout), aclosing(
-                provider.stream(title_request(question, answer), params)) as events:
+                provider.stream(title_request(question, answer, conversation), params)) as events:
             async for event in events:
                 if isinstance(event, Delta):
                     parts.append(event.text)

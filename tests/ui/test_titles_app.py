@@ -17,6 +17,7 @@ from tui_chat.config import load_settings
 from tui_chat.screens.conversations import ConversationList, ConversationsScreen
 from tui_chat.store import ConversationStore
 from tui_chat.titles import TITLE_TOKENS
+from tui_chat.titles import TURN_INSTRUCTION as TITLE_TURN
 from tui_chat.widgets.message_view import MessageView
 
 QUESTION = "how do I sort a list by the length of its items in python?"
@@ -68,8 +69,15 @@ async def test_the_first_answer_brings_a_model_title_stored_and_listed(
         assert any(line.startswith("● Sorting by Length ") for line in drawn), drawn
     [request] = fake_openai.title_requests
     assert request.model == "fake-model" and request.body["max_tokens"] == TITLE_TOKENS
-    quoted = request.messages[-1]["content"]
-    assert QUESTION in quoted and "sorted(items, key=len)." in quoted
+    assert request.body["stream"] is True  # so closing it stops the server at once
+    # A server on this machine is asked with the conversation as the next question sends it,
+    # and the instruction as one more turn: its prompt cache still holds the conversation when
+    # the next question comes.
+    asked, following = request.messages, fake_openai.chat_requests[1].messages
+    assert asked[:-1] == following[:-1]
+    assert [(m["role"], m["content"]) for m in asked[-3:-1]] == [
+        ("user", QUESTION), ("assistant", "Use sorted(items, key=len).")]
+    assert asked[-1] == {"role": "user", "content": TITLE_TURN}
     with ConversationStore(path) as store:  # the title is not a message
         assert [m.role for m in store.messages(conversation)] == ["user", "assistant"] * 2
 
@@ -111,7 +119,7 @@ async def test_an_answer_started_meanwhile_cancels_the_title_which_is_asked_agai
         fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     slow_title = asyncio.Event()  # never set: this title request would hang
     fake_openai.script(Reply(chunks=["One."]), Reply(chunks=["Two."]))
-    fake_openai.script_titles(Reply(text="Never", release=slow_title),
+    fake_openai.script_titles(Reply(text="Never", stall_after=0, release=slow_title),
                               Reply(text="Second Try"))
     path = tmp_path / "chat.db"
     app = make_app(settings_for(fake_openai), store=ConversationStore(path))
@@ -131,7 +139,7 @@ async def test_a_rename_made_while_the_title_is_asked_for_is_kept(
         fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     release = asyncio.Event()
     fake_openai.script(Reply(chunks=["Sure."]))
-    fake_openai.script_titles(Reply(text="Model Title", release=release))
+    fake_openai.script_titles(Reply(text="Model Title", stall_after=0, release=release))
     path = tmp_path / "chat.db"
     app = make_app(settings_for(fake_openai), store=ConversationStore(path))
     async with app.run_test() as pilot:

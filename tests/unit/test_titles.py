@@ -36,6 +36,11 @@ from tui_chat.titles import (
     ("   \n\n", ""),
     ("- 'Bash loops'\n- other", "Bash loops"),
     ("A\x1b[31m red\x07 title", "A[31m red title"),
+    # Lead-ins on a line of their own (SmolLM2 writes these when asked in the conversation).
+    ("Here's a title for our conversation:\n\nSorting by second item in Python\n\nIn this",
+     "Sorting by second item in Python"),
+    ("**Title:**\n**Stable sorts**", "Stable sorts"),
+    ("Title:", ""),
 ])
 def test_the_title_is_cleaned_of_what_models_wrap_it_in(raw: str, title: str) -> None:
     assert clean_title(raw) == title
@@ -87,7 +92,7 @@ async def test_one_small_request_with_the_exchange_as_quoted_text(fake_openai: F
     assert fake_openai.chat_requests == []
     assert request.model == "small-model"
     assert request.body["max_tokens"] == TITLE_TOKENS
-    assert not request.body.get("stream")
+    assert request.body["stream"] is True  # closing it stops a server at once
     system, user = request.messages
     assert (system["role"], system["content"]) == ("system", INSTRUCTION)
     assert user["role"] == "user"

@@ -84,6 +84,9 @@ class ChatOptions:
     auto_title: bool = False
     """Ask the model for a title after a new conversation's first answer (the `auto_title`
     setting, decided for this endpoint)."""
+    title_in_context: bool = False
+    """Ask for the title with the conversation itself as the prompt's start (a local server:
+    its prompt cache then still holds the conversation for the next question; titles.py)."""
     model_state: Callable[[], str] | None = None
     """What the model is doing while it cannot answer yet (the local engine starting), shown
     in the status bar in place of its name from the first frame on; "" once it serves."""

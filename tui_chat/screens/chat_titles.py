@@ -36,8 +36,9 @@ class ModelTitles(ChatScreenPart):
 
     _titles_for: int | None = None
     """The conversation this screen created (so the model may title it), until titled."""
-    _title_pending: tuple[int, str, str] | None = None
-    """(conversation id, first question, first answer) of a title still to ask for."""
+    _title_pending: tuple[int, str, str, list[Message]] | None = None
+    """(conversation id, first question, first answer, the conversation as the next question
+    would send it or [] for the quoted form) of a title still to ask for."""
     _title_attempts = 0
     _title_worker: Worker[None] | None = None
 
@@ -51,6 +52,7 @@ class ModelTitles(ChatScreenPart):
         @property
         def conversation_id(self) -> int | None: ...
         def _store_call(self, what: str, call: Callable[[], _T]) -> _T | None: ...
+        def request_messages(self) -> list[Message]: ...
 
     def _may_title(self, conversation_id: int) -> None:
         """The conversation was just created here, with its first line as its title."""
@@ -71,18 +73,23 @@ class ModelTitles(ChatScreenPart):
         if self._title_pending is not None and self._title_attempts < self.TITLE_ATTEMPTS:
             self._title_worker = self._ask_title(*self._title_pending)
 
-    def _first_exchange(self) -> tuple[int, str, str] | None:
-        """The new conversation's first question and answer, if this screen should title it."""
+    def _first_exchange(self) -> tuple[int, str, str, list[Message]] | None:
+        """The new conversation's first question and answer (and, for a local server, the
+        conversation as the next question would send it), if this screen should title it."""
         conversation_id = self.conversation_id
         if not self.options.auto_title or conversation_id is None \
                 or conversation_id != self._titles_for:
             return None
         question = next((m.content for m in self.history if m.role == "user"), "")
         answer = next((m.content for m in self.history if m.role == "assistant"), "")
-        return (conversation_id, question, answer) if question and answer else None
+        if not (question and answer):
+            return None
+        context = self.request_messages() if self.options.title_in_context else []
+        return conversation_id, question, answer, context
 
     @work(exclusive=True, group="title", exit_on_error=False)
-    async def _ask_title(self, conversation_id: int, question: str, answer: str) -> None:
+    async def _ask_title(self, conversation_id: int, question: str, answer: str,
+                         context: list[Message]) -> None:
         from tui_chat.store.database import title_from
         from tui_chat.titles import ask_for_title
 
@@ -91,7 +98,7 @@ class ModelTitles(ChatScreenPart):
             return
         self._title_attempts += 1
         title = await ask_for_title(self._provider, self.conversation.settings.model,
-                                    question, answer)
+                                    question, answer, conversation=context)
         # Answered, or given up: not asked again (a cancel does not get here).
         if self._title_pending is not None and self._title_pending[0] == conversation_id:
             self._title_pending = None
