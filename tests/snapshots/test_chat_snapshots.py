@@ -17,6 +17,7 @@ from tui_chat.models import AuthFailed, Delta, Finished, Usage
 from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.prompt_input import PromptInput
+from tui_chat.widgets.queued_prompts import QueuedPrompts
 from tui_chat.widgets.status_bar import StatusBar
 
 SIZE = (90, 34)
@@ -126,6 +127,21 @@ class TestAnswerStates:
         """Text still arriving: the cursor at its end, "streaming" and the live count below."""
         provider = HeldProvider("Streaming *now*: the first words of an answer")
         assert snap_compare(app_with(provider), terminal_size=SIZE, run_before=ask_and_hold)
+
+    def test_messages_queued_while_an_answer_streams_at_80x24(self, snap_compare) -> None:
+        """Two messages sent while the answer streams wait in the strip above the input, in
+        order, with the count and how to take the newest back (Up)."""
+
+        async def run_before(pilot) -> None:
+            await ask_and_hold(pilot)
+            for text in ("and in reverse?", "and for a dict by value?"):
+                await pilot.press(*text, "enter")
+            await until(pilot, lambda: pilot.app.screen.query_one(QueuedPrompts).texts == [
+                "and in reverse?", "and for a dict by value?"], what="the queue")
+            await pilot.pause()
+
+        provider = HeldProvider("Use `sorted(items, key=len)`.")
+        assert snap_compare(app_with(provider), terminal_size=(80, 24), run_before=run_before)
 
     def test_paused_answer(self, snap_compare) -> None:
         """Ctrl+S froze the display: the status bar says paused, how much is buffered, and
