@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +16,9 @@ from aiohttp import web
 
 from tests.fake_openai import FakeOpenAI, Reply
 from tui_chat.config import load_settings
+from tui_chat.models import Delta, Finished
 from tui_chat.providers import make_provider
+from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.relay.server import make_relay_app
 
 KEY = "sk-test-SERVERKEY-9f8e7d6c5b4a"
@@ -306,3 +309,63 @@ async def test_the_non_streaming_twin_returns_reasoning_beside_the_content(fake_
     assert status == 200
     data = json.loads(body)["data"]
     assert (data["content"], data["reasoning"]) == ("Ja.", "Kurz nachdenken.")
+
+
+class CountingProvider(ScriptedProvider):
+    """Scripted events, counting how many the relay has taken."""
+
+    taken = 0
+
+    async def stream(self, messages: Any, params: Any) -> AsyncIterator[Any]:
+        async for event in super().stream(messages, params):
+            self.taken += 1
+            yield event
+
+
+async def test_a_client_that_stops_reading_stops_the_upstream_read() -> None:
+    # 400 events of 64 KiB: 25 MiB, more than the sockets between the relay and a client that
+    # reads nothing can hold. The relay must not take the whole answer off the upstream and
+    # keep it in memory for a client that may never read it.
+    piece = "x" * 65536
+    provider = CountingProvider([*(Delta(piece) for _ in range(400)), Finished("stop")])
+    settings = load_settings(None, {"OPENAI_API_KEY": KEY}, model="relay-model", retries=0)
+    runner = web.AppRunner(make_relay_app(settings, provider))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
+        body = b'{"message": "hi"}'
+        writer.write(b"POST /api/chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        async with asyncio.timeout(10):
+            while b'data: {"content"' not in await reader.readline():
+                pass
+        # Now the client reads nothing: wait until the relay stops taking events.
+        seen, steady_since = -1, 0.0
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(10):
+            while loop.time() - steady_since < 0.5:
+                if provider.taken != seen:
+                    seen, steady_since = provider.taken, loop.time()
+                await asyncio.sleep(0.02)
+        assert provider.taken < 200, f"the relay took {provider.taken} of 400 events"
+        # The client reads again and gets every byte of the answer, then the end.
+        rest = bytearray()
+        async with asyncio.timeout(20):
+            while not rest.endswith(b"\r\n0\r\n\r\n"):
+                piece = await reader.read(2**20)
+                assert piece, "the relay closed the connection before the end"
+                rest += piece
+        assert rest.count(b"x") >= 399 * 65536
+        assert b'"done": true' in rest
+        assert provider.taken == 401
+        writer.close()
+    finally:
+        sock.close()
+        await runner.cleanup()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -224,6 +225,7 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
 
     relay = Relay(settings, provider, token=token, cors_origins=cors_origins,
                   heartbeat=heartbeat, max_body=max_body)
+    watch = _StreamWatch(heartbeat)
 
     def fail(status: int, message: str) -> web.Response:
         return web.json_response({"success": False, "error": message}, status=status,
@@ -284,58 +286,38 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
             response.headers["Access-Control-Allow-Origin"] = request.headers["Origin"]
             response.headers["Vary"] = "Origin"
         await response.prepare(request)
-        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-        async def pump() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        stream = _OpenStream(task, request, response, asyncio.get_running_loop().time())
+        watch.add(stream)
+        try:
+            # The events are written as they come: no queue and no task between the upstream
+            # and the client, and a client that reads slowly slows the upstream read down
+            # (aiohttp's write waits when the socket's buffer is full) instead of piling the
+            # answer up in memory. The watch sends heartbeats and notices a client gone.
             try:
                 async with aclosing(relay.events(relay.messages_for(message, history))) as body:
                     async for chunk in body:
-                        await queue.put(chunk)
+                        await response.write(chunk)
+                        stream.last_write = stream.loop.time()
+            except (asyncio.CancelledError, ConnectionError):
+                raise
             except Exception:
                 # events() turns provider failures into an error event; anything else is a bug.
                 log.exception("relay stream failed")
-                await queue.put(_event({"error": "The relay failed while streaming."}))
-            finally:
-                await queue.put(None)
-
-        loop = asyncio.get_running_loop()
-        producer = asyncio.create_task(pump())
-        next_beat = loop.time() + relay.heartbeat
-        try:
-            while True:
-                if queue.empty():
-                    wait = max(0.0, min(DISCONNECT_POLL, next_beat - loop.time()))
-                    try:
-                        async with asyncio.timeout(wait):  # a timer, not a task as wait_for
-                            chunk = await queue.get()
-                    except TimeoutError:
-                        if _client_gone(request):
-                            break
-                        if loop.time() >= next_beat:
-                            await response.write(b": heartbeat\n\n")
-                            next_beat = loop.time() + relay.heartbeat
-                        continue
-                else:  # no timer and no task per event when they are already waiting
-                    chunk = queue.get_nowait()
-                # Events that piled up while the client was slow go out in one write.
-                pieces: list[bytes] = []
-                while chunk is not None:
-                    pieces.append(chunk)
-                    if queue.empty():
-                        break
-                    chunk = queue.get_nowait()
-                if pieces:
-                    await response.write(b"".join(pieces) if len(pieces) > 1 else pieces[0])
-                if chunk is None:
-                    await response.write_eof()
-                    return response
-                next_beat = loop.time() + relay.heartbeat
-        except ConnectionResetError:
+                await response.write(_event({"error": "The relay failed while streaming."}))
+            await stream.settle()
+            await response.write_eof()
+            return response
+        except asyncio.CancelledError:
+            if not stream.cancelled_by_watch:
+                raise  # the server is stopping, or aiohttp cancels handlers itself
+            task.uncancel()
+        except ConnectionError:
             pass  # the client went away between our check and the write
         finally:
-            # Closing the event generator closes the upstream request at once.
-            producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
+            # Leaving the `async with` above closed the upstream request at once.
+            watch.discard(stream)
         log.info("client went away; upstream request cancelled")
         return response
 
@@ -396,6 +378,78 @@ def make_relay_app(settings: Settings, provider: Provider, *, token: str | None 
 def _client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+class _OpenStream:
+    """One streaming response, as the watch sees it."""
+
+    __slots__ = ("beat", "cancelled_by_watch", "last_write", "loop", "request", "response",
+                 "task")
+
+    def __init__(self, task: asyncio.Task[Any], request: web.Request,
+                 response: web.StreamResponse, now: float) -> None:
+        self.task = task
+        self.request = request
+        self.response = response
+        self.loop = asyncio.get_running_loop()
+        self.last_write = now
+        self.beat: asyncio.Future[None] | None = None
+        self.cancelled_by_watch = False
+
+    async def settle(self) -> None:
+        """Wait for a heartbeat being written (the end of the body must come after it)."""
+        if self.beat is not None:
+            with contextlib.suppress(ConnectionError):
+                await self.beat
+
+
+class _StreamWatch:
+    """Heartbeats and disconnects for all of an app's open streams, from one timer.
+
+    Every `DISCONNECT_POLL` seconds (or `heartbeat`, if shorter) while streams are open: a
+    stream whose client has gone is cancelled (aiohttp does not cancel handlers when a client
+    goes unless the server is told to, and a silent upstream gives no write that would fail),
+    and one with nothing written for `heartbeat` seconds gets a comment line. One timer for a
+    thousand streams costs less than a timer per event for each.
+    """
+
+    def __init__(self, heartbeat: float) -> None:
+        self.heartbeat = heartbeat
+        self.interval = min(DISCONNECT_POLL, heartbeat)
+        self.streams: set[_OpenStream] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, stream: _OpenStream) -> None:
+        self.streams.add(stream)
+        if self._timer is None:
+            self._timer = stream.loop.call_later(self.interval, self._check, stream.loop)
+
+    def discard(self, stream: _OpenStream) -> None:
+        self.streams.discard(stream)
+        if stream.beat is not None and not stream.beat.done():
+            stream.beat.cancel()
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now = loop.time()
+        for stream in list(self.streams):
+            if _client_gone(stream.request):
+                self.streams.discard(stream)
+                if not stream.task.done() and not stream.task.cancelling():
+                    stream.cancelled_by_watch = True
+                    stream.task.cancel()
+            elif (now - stream.last_write >= self.heartbeat
+                  and (stream.beat is None or stream.beat.done())):
+                stream.last_write = now
+                stream.beat = asyncio.ensure_future(_write_quietly(stream.response,
+                                                                   b": heartbeat\n\n"))
+        if self.streams:
+            self._timer = loop.call_later(self.interval, self._check, loop)
+
+
+async def _write_quietly(response: web.StreamResponse, data: bytes) -> None:
+    with contextlib.suppress(ConnectionError, RuntimeError):  # gone, or ended
+        await response.write(data)
 
 
 def _is_loopback(host: str) -> bool:
