@@ -57,7 +57,7 @@ async def test_a_flood_is_drawn_in_fewer_longer_frames_and_nothing_is_left_out()
         view.append(" more")  # within a frame of the last draw: waits for the next frame
         assert view._draw_budget() == MessageView.DRAW_BUDGET
         assert view._flush_timer is not None
-        assert view._flush_timer._interval <= MessageView.FRAME_INTERVAL
+        assert view._flush_wait <= MessageView.FRAME_INTERVAL
         view._flush()
 
         flood = "".join(f"word{i} " + ("\n\n" if i % 30 == 29 else "")
@@ -68,7 +68,7 @@ async def test_a_flood_is_drawn_in_fewer_longer_frames_and_nothing_is_left_out()
         assert view._draw_budget() == MessageView.FLOOD_DRAW_BUDGET
         view.append(" tail")
         assert view._flush_timer is not None
-        assert view._flush_timer._interval > MessageView.FAST_FRAME_INTERVAL
+        assert view._flush_wait > MessageView.FAST_FRAME_INTERVAL
 
         view.finish("done")
         await pilot.pause()
@@ -133,7 +133,7 @@ def frames_for(view: MessageView, gaps: list[float]) -> list[tuple[float, float]
         waits.extend((t, at - t) for t in pending)
         pending = []
         timer = view._flush_timer  # a draw that ran out of budget asks for another
-        return at + timer._interval if view._flush_pending and timer is not None else None
+        return at + view._flush_wait if view._flush_pending and timer is not None else None
 
     for gap in gaps:
         target = clock[0] + gap
@@ -145,7 +145,7 @@ def frames_for(view: MessageView, gaps: list[float]) -> list[tuple[float, float]
         pending.append(target)
         if not was_pending and view._flush_pending:
             timer = view._flush_timer
-            due = draw(target) if timer is None else target + timer._interval
+            due = draw(target) if timer is None else target + view._flush_wait
     while due is not None:
         due = draw(due)
     return waits

@@ -6,7 +6,9 @@ refreshes only the lines that changed, so a chunk costs in proportion to the chu
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
@@ -18,7 +20,6 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 from tui_chat.compat.textual_hooks import count, overrides
@@ -192,8 +193,13 @@ class MessageView(Widget):
         self.thinking_drawn_chars = 0
         """Likewise for the reasoning (while its section is unfolded)."""
         self._dirty = True
-        self._flush_timer: Timer | None = None
+        self._flush_timer: asyncio.TimerHandle | None = None
+        """The event loop's timer for the next draw (see _draw_in)."""
+        self._flush_wait = 0.0
+        """Seconds that timer waits (tests read it)."""
         self._flush_pending = False
+        self._before_draw: list[Callable[[], None]] = []
+        """Callbacks to run at the next draw (see call_before_draw)."""
         self._flushed_at = 0.0
         """When pending text was last drawn (time.monotonic())."""
         self._appended = 0
@@ -393,9 +399,41 @@ class MessageView(Widget):
                     self.FRAME_INTERVAL)
         wait = self._flushed_at + interval - now
         if wait > 0:
-            self._flush_timer = self.set_timer(wait, self._flush)
+            self._draw_in(wait)
         else:  # after the chunks already on their way in this turn of the loop
             self.call_later(self._flush)
+
+    def _draw_in(self, wait: float) -> None:
+        """Draw in `wait` seconds, through this view's message queue as Textual's timers do.
+
+        Not `set_timer`: a Textual timer is an asyncio task of its own, and it wraps the
+        callback in a new partial whose parameters Textual counts with inspect.signature on
+        every call; once a frame, that was about a tenth of the app's CPU while streaming at
+        50 chunks a second (cProfile in the pty, issue 19). An event-loop timer that posts
+        the draw costs neither."""
+        self._flush_wait = wait
+        self._flush_timer = asyncio.get_running_loop().call_later(wait, self._post_flush)
+
+    def _post_flush(self) -> None:
+        self._flush_timer = None
+        self.call_next(self._flush)
+
+    def call_before_draw(self, callback: Callable[[], None]) -> bool:
+        """Run `callback` at this view's next draw, so that what it refreshes goes out in the
+        same frame as the text. If it is still waiting from the call before (no draw came in
+        between: the stream stalled), it is taken back and False is returned: call it yourself
+        then, so a stall delays it by one interval of the caller at most."""
+        if callback in self._before_draw:
+            self._before_draw.remove(callback)
+            return False
+        self._before_draw.append(callback)
+        return True
+
+    def on_unmount(self) -> None:
+        if self._flush_timer is not None:  # as Textual stops a removed widget's timers
+            self._flush_timer.cancel()
+            self._flush_timer = None
+            self._flush_pending = False
 
     @staticmethod
     def _now() -> float:
@@ -515,9 +553,13 @@ class MessageView(Widget):
         """Render pending text and refresh only what changed. Without `relex`, closed code
         blocks keep their line-by-line colours (see StreamingDocument.render)."""
         if self._flush_timer is not None:
-            self._flush_timer.stop()
+            self._flush_timer.cancel()
             self._flush_timer = None
         self._flush_pending = False
+        if self._before_draw:
+            callbacks, self._before_draw = self._before_draw, []
+            for callback in callbacks:
+                callback()
         self._flushed_at = self._now()
         self._fast = self._appended > self.FAST_CHUNKS
         self._flooded = self._appended_chars > self.FLOOD_CHARS
@@ -534,7 +576,7 @@ class MessageView(Widget):
         if self._document.behind and not self._flush_pending:
             # More text is waiting to be drawn: go on after the screen has shown this part.
             self._flush_pending = True
-            self._flush_timer = self.set_timer(self.FLOOD_FRAME_INTERVAL, self._flush)
+            self._draw_in(self.FLOOD_FRAME_INTERVAL)
         top = self.styles.gutter.top
         # The document knows where its lines start to differ from its last render (the one
         # `old` came from): only the lines from there on are compared.

@@ -1,0 +1,102 @@
+"""What a streaming answer costs in frames: each frame is the app's largest cost per chunk at
+50 chunks a second (issue 19), so nothing may take a frame of its own that could ride along
+with the text's."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from tests.ui.test_chat_screen import SETTINGS
+from tests.waiting import settle, until
+from tui_chat.app import make_app
+from tui_chat.providers.scripted import ScriptedProvider
+from tui_chat.widgets.message_view import MessageView
+from tui_chat.widgets.status_bar import StatusBar
+
+PROSE = " ".join(f"word{i}" for i in range(400))
+
+
+async def test_the_status_figures_are_refreshed_in_the_frames_of_the_streaming_text() -> None:
+    # 50 chunks a second for about two seconds: the status bar ticks every 0.25 s meanwhile.
+    provider = ScriptedProvider.from_text(PROSE, chunk=20, delay=0.02)
+    app = make_app(SETTINGS, provider)
+    frames: list[tuple[str, object, int]] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        bar = app.screen.query_one(StatusBar)
+
+        def frame() -> None:  # Textual calls this after every frame it draws
+            answers = [v for v in app.screen.query(MessageView) if v.role == "assistant"]
+            drawn = answers[-1].drawn_chars if answers else -1
+            frames.append((app.screen.phase, bar.figures, drawn))
+
+        app.post_display_hook = frame  # type: ignore[method-assign]
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        await until(pilot, lambda: frames and frames[-1][2] == len(PROSE), what="the end drawn")
+    streaming = [(before, after) for before, after in pairwise(frames)
+                 if before[0] == after[0] == "streaming"]
+    status_changed = [(b, a) for b, a in streaming if a[1] != b[1]]
+    status_only = [(b, a) for b, a in status_changed if a[2] == b[2]]
+    assert len(status_changed) >= 4, "the figures were refreshed while the answer streamed"
+    # A stall of a whole status interval (a loaded machine) may cost one frame of its own.
+    assert len(status_only) <= 1, f"{len(status_only)} frames drew only the status bar"
+
+
+async def test_a_draw_runs_what_was_asked_to_ride_along_and_a_stall_hands_it_back() -> None:
+    provider = ScriptedProvider.from_text("hello", delay=0.0)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        view = MessageView("assistant", status="streaming")
+        await app.screen.transcript.mount(view)
+        ran: list[int] = []
+
+        def ride() -> None:
+            ran.append(len(view.text))
+
+        assert view.call_before_draw(ride)
+        assert ran == []
+        view.append("some text")
+        assert ran == []  # not yet: at the draw
+        await until(pilot, lambda: ran, what="the draw to run it")
+        assert ran == [len("some text")]
+        assert view.drawn_chars == len("some text")  # drawn in that same draw
+        # No draw since the last call (a stall): the caller gets it back and runs it itself.
+        assert view.call_before_draw(ride)
+        assert not view.call_before_draw(ride)
+        view.append(" more")
+        await until(pilot, lambda: view.drawn_chars == len(view.text), what="the next draw")
+        assert ran == [len("some text")]
+
+
+async def test_streamed_frames_start_no_textual_timers(monkeypatch) -> None:
+    # A Textual timer is an asyncio task, and Textual inspects its callback's signature on
+    # each call: once a frame, that was a tenth of the app's CPU at 50 chunks a second.
+    started: list[float] = []
+    set_timer = MessageView.set_timer
+
+    def counted(self, delay, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(delay)
+        return set_timer(self, delay, *args, **kwargs)
+
+    monkeypatch.setattr(MessageView, "set_timer", counted)
+    provider = ScriptedProvider.from_text(PROSE[:600], chunk=20, delay=0.02)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        answer = [v for v in app.screen.query(MessageView) if v.role == "assistant"][-1]
+        await until(pilot, lambda: answer.drawn_chars == len(PROSE[:600]), what="all drawn")
+        assert answer.text == PROSE[:600]
+        assert started == []
+        # A view removed with a draw pending takes its timer with it.
+        view = MessageView("assistant", status="streaming")
+        await app.screen.transcript.mount(view)
+        view.append("one")
+        view._flush()
+        view.append(" two")  # within a frame of the last draw: a timer for the next one
+        assert view._flush_timer is not None
+        handle = view._flush_timer
+        await view.remove()
+        assert handle.cancelled()
