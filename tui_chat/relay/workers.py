@@ -186,7 +186,7 @@ def worker_main(plan: WorkerPlan, ready: Connection, parent_pid: int) -> None:
 
         from tui_chat.command_line import setup_logging
         from tui_chat.providers import make_provider, make_relay_provider
-        from tui_chat.relay.server import BACKLOG, make_relay_app
+        from tui_chat.relay.server import BACKLOG, make_relay_app, ready_for_many_streams
 
         setup_logging()
         settings = plan.settings
@@ -194,6 +194,7 @@ def worker_main(plan: WorkerPlan, ready: Connection, parent_pid: int) -> None:
                     if plan.relay_url else make_provider(settings))
         app = make_relay_app(settings, upstream, token=plan.token,
                              cors_origins=plan.cors_origins, heartbeat=plan.heartbeat)
+        ready_for_many_streams()
     except Exception as error:  # reported by the parent as one line
         ready.send(("error", f"a relay worker could not start: {error}"))
         ready.close()
