@@ -20,10 +20,16 @@ Piece = tuple[Kind, str]
 
 
 def _partial_tail(text: str, tag: str) -> int:
-    """Length of the longest end of `text` that is a start of `tag` (0 when none)."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
+    """Length of the longest end of `text` that is a start of `tag` (0 when none).
+
+    Such an end starts with the tag's first character, so only those positions are tried:
+    this runs for every content piece, and most pieces have no `<` near their end.
+    """
+    position = text.find(tag[0], max(0, len(text) - len(tag) + 1))
+    while position >= 0:
+        if tag.startswith(text[position:]):
+            return len(text) - position
+        position = text.find(tag[0], position + 1)
     return 0
 
 
