@@ -125,14 +125,16 @@ def relay_token(args: argparse.Namespace) -> str | None:
     return getattr(args, "relay_token", None) or os.environ.get(RELAY_TOKEN_ENV) or None
 
 
-def relay_provider(args: argparse.Namespace, settings: Settings) -> Provider | None:
+def relay_provider(args: argparse.Namespace, settings: Settings,
+                   max_connections: int | None = None) -> Provider | None:
     """The relay provider when `--relay` was given, else None."""
     url = getattr(args, "relay", None)
     if not url:
         return None
     from tui_chat.providers import make_relay_provider
 
-    return make_relay_provider(url, settings, token=relay_token(args))
+    return make_relay_provider(url, settings, token=relay_token(args),
+                               max_connections=max_connections)
 
 
 VIA_RELAY = "via relay"

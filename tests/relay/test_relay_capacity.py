@@ -10,14 +10,19 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.cli.server_process import environment
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.relay.test_relay_workers import free_port
+from tui_chat.config import load_settings
+from tui_chat.providers import make_provider, make_relay_provider
+from tui_chat.relay.server import make_relay_app, upstream_connections
 
 OPEN_FILES = 64
 """The soft open-file limit the relay is started with: room for ~20 streams (two sockets each,
@@ -91,3 +96,79 @@ def test_streams_past_the_soft_open_file_limit_are_served(fake: FakeOpenAI) -> N
         line = next(line for line in limits.splitlines() if line.startswith("Max open files"))
         soft, hard = line.split()[3:5]
         assert soft == hard
+
+
+# -- the upstream connection pool --------------------------------------------------------------
+
+KEY = "sk-test-CAPACITY-0123456789"
+
+
+@asynccontextmanager
+async def app_on_loopback(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
+def relay_over(fake: FakeOpenAI, max_connections: int | None,
+               transport: str = "aiohttp") -> web.Application:
+    settings = load_settings(None, {"OPENAI_API_KEY": KEY}, base_url=fake.url, model="m",
+                             retries=0, http_transport=transport)
+    return make_relay_app(settings, make_provider(settings, max_connections=max_connections))
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_upstream_connections_caps_the_streams_open_upstream_at_once(
+        fake_openai, transport) -> None:
+    # Three streams of 5 chunks at 20/s through a relay allowed 2 upstream connections: the
+    # third starts upstream only once one of the first two has ended.
+    for _ in range(3):
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(5)], chunks_per_second=20))
+    async with app_on_loopback(relay_over(fake_openai, 2, transport)) as url:
+        texts = await answers(url, 3)
+    assert texts == ["w0 w1 w2 w3 w4 "] * 3
+    first, second, third = sorted(fake_openai.chat_requests, key=lambda r: r.chunks[0].monotonic)
+    assert third.chunks[0].monotonic >= min(first.chunks[-1].monotonic,
+                                            second.chunks[-1].monotonic)
+
+
+async def test_a_relay_over_a_relay_opens_more_than_aiohttps_100_connections(
+        fake_openai) -> None:
+    # serve --relay URL: the upstream is another relay, reached through aiohttp, whose pool
+    # stops at 100 connections unless told otherwise. All 120 streams must be open upstream
+    # at once (each waits there until released), not 100 with 20 waiting behind them.
+    streams = 120
+    release = asyncio.Event()
+    for _ in range(streams):
+        fake_openai.script(Reply(chunks=["a", "b"], stall_after=1, release=release))
+    async with app_on_loopback(relay_over(fake_openai, None)) as inner:
+        settings = load_settings(None, {}, model="m", retries=0)
+        outer = make_relay_app(settings, make_relay_provider(
+            inner, settings, max_connections=upstream_connections(None)))
+        async with app_on_loopback(outer) as url:
+            streaming = asyncio.ensure_future(answers(url, streams))
+            try:
+                async with asyncio.timeout(10):
+                    while len(fake_openai.chat_requests) < streams and not streaming.done():
+                        await asyncio.sleep(0.02)
+            except TimeoutError:
+                pass  # said below, once the streams that were let through have ended
+            finally:
+                opened = len(fake_openai.chat_requests)
+                release.set()
+            texts = await streaming
+    assert opened == streams, f"only {opened} of {streams} streams were open upstream at once"
+    assert texts == ["ab"] * streams
+
+
+def test_upstream_connections_must_be_positive() -> None:
+    result = subprocess.run([sys.executable, "-m", "tui_chat", "serve", "--base-url",
+                             "http://127.0.0.1:9/v1", "--upstream-connections", "0"],
+                            capture_output=True, text=True, env=environment(), timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("--upstream-connections must be 1 or more")

@@ -24,6 +24,8 @@ NO_API_KEY_MESSAGE = (
     'variable with `api_key_env = "VAR"` in the config file, or pass `--api-key-env VAR`'
 )
 """The first-run hint; fill in `host` and `env` (or call `missing_key_message`)."""
+NO_CONNECTION_LIMIT = 1 << 20
+"""`max_connections` for "as many as are asked for": past it, the open-file limit decides."""
 
 
 def missing_key_message(settings: Settings) -> str:
@@ -89,10 +91,12 @@ class DeferredProvider:
             await self._provider.aclose()
 
 
-def make_provider(settings: Settings, *, deferred: bool = False) -> Provider:
+def make_provider(settings: Settings, *, deferred: bool = False,
+                  max_connections: int | None = None) -> Provider:
     """The provider for `settings`: OpenAI-compatible, or a stand-in when a key is missing.
 
     With `deferred`, the SDK is imported on first use (or by `warm_up()`), not now.
+    `max_connections`: see `OpenAICompatible` (None: the SDK's own limit).
     """
     if settings.needs_key and settings.api_key is None:
         return MissingKeyProvider(missing_key_message(settings))
@@ -107,14 +111,16 @@ def make_provider(settings: Settings, *, deferred: bool = False) -> Provider:
             stall_timeout=settings.stall_timeout,
             api_key_env=settings.api_key_env,
             http_transport=settings.http_transport,
+            max_connections=max_connections,
         )
 
     return DeferredProvider(build) if deferred else build()
 
 
-def make_relay_provider(url: str, settings: Settings, *, token: str | None = None) -> Provider:
+def make_relay_provider(url: str, settings: Settings, *, token: str | None = None,
+                        max_connections: int | None = None) -> Provider:
     """A provider that streams from a `tui-chat serve` relay instead of the model endpoint."""
     from tui_chat.providers.relay import RelayProvider
 
     return RelayProvider(url, token=token, connect_timeout=settings.connect_timeout,
-                         stall_timeout=settings.stall_timeout)
+                         stall_timeout=settings.stall_timeout, max_connections=max_connections)

@@ -72,13 +72,24 @@ HTTP chunk (20,004 reads); aiohttp's C parser hands over what has arrived (about
 which halves the CPU and keeps up with the server instead of ending seconds behind it."""
 
 
-def _http_client(transport: str, timeout: openai.Timeout) -> Any:
-    """The SDK's HTTP client for `transport`; None lets the SDK build its default (httpx)."""
+def _http_client(transport: str, timeout: openai.Timeout, max_connections: int | None) -> Any:
+    """The SDK's HTTP client for `transport`; None lets the SDK build its default (httpx).
+
+    `max_connections` None keeps the SDK's pool limit (1,000 connections at once: requests
+    past it wait for one to be free, up to the timeout); a number replaces it.
+    """
+    limits: dict[str, Any] = {}
+    if max_connections is not None:
+        default = openai.DEFAULT_CONNECTION_LIMITS
+        limits["limits"] = type(default)(
+            max_connections=max_connections, keepalive_expiry=default.keepalive_expiry,
+            max_keepalive_connections=min(max_connections,
+                                          default.max_keepalive_connections or max_connections))
     if transport == "aiohttp":
-        return openai.DefaultAioHttpClient(timeout=timeout)
+        return openai.DefaultAioHttpClient(timeout=timeout, **limits)
     if transport != "httpx":
         raise ValueError(f"unknown HTTP transport {transport!r}")
-    return None
+    return openai.DefaultAsyncHttpxClient(timeout=timeout, **limits) if limits else None
 
 
 _CLOSED_BY_SERVER = frozenset({
@@ -131,6 +142,9 @@ class OpenAICompatible:
         api_key_env: Name of the variable the key came from, for the "key rejected" hint.
         http_transport: "aiohttp" (the SDK's `DefaultAioHttpClient`) or "httpx" (the SDK's
             default, h11 underneath). See `HTTP_TRANSPORTS`.
+        max_connections: Most connections open to the server at once; None keeps the SDK's
+            limit (1,000); `providers.NO_CONNECTION_LIMIT` lifts it (a relay: one connection
+            per client stream).
     """
 
     def __init__(
@@ -142,6 +156,7 @@ class OpenAICompatible:
         stall_timeout: float = 60.0,
         api_key_env: str = "OPENAI_API_KEY",
         http_transport: str = DEFAULT_HTTP_TRANSPORT,
+        max_connections: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -163,7 +178,7 @@ class OpenAICompatible:
             api_key=api_key,
             max_retries=0,
             timeout=timeout,
-            http_client=_http_client(http_transport, timeout),
+            http_client=_http_client(http_transport, timeout, max_connections),
         )
         # The SDK imports its chat resources (and builds their pydantic models) on first
         # touch: about 0.14 s (py-spy, this machine). Touched here, that happens where the

@@ -42,8 +42,11 @@ class RelayProvider:
     """Sends the last user message and the history before it; parses the relay's events."""
 
     def __init__(self, base_url: str, *, token: str | None = None,
-                 connect_timeout: float = 10.0, stall_timeout: float = 60.0) -> None:
+                 connect_timeout: float = 10.0, stall_timeout: float = 60.0,
+                 max_connections: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self._max_connections = max_connections
+        """Most connections to the relay at once; None: aiohttp's limit (100)."""
         self._token = token
         self._connect_timeout = connect_timeout
         self._stall_timeout = stall_timeout
@@ -57,7 +60,9 @@ class RelayProvider:
         if self._session is None or self._session.closed:
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout,
                                             sock_read=None)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            connector = (aiohttp.TCPConnector(limit=self._max_connections)
+                         if self._max_connections is not None else None)
+            self._session = aiohttp.ClientSession(timeout=timeout, connector=connector)
         return self._session
 
     async def stream(

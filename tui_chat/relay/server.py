@@ -510,6 +510,10 @@ def add_serve_parser(
                             "none by default: a request from any other origin gets 403)")
     serve.add_argument("--heartbeat", type=float, default=15.0, metavar="SECONDS",
                        help="comment line interval on idle streams (default 15)")
+    serve.add_argument("--upstream-connections", type=int, metavar="N",
+                       help="most connections each relay process opens to the upstream at "
+                            "once; streams past it wait for one (default: no limit, one per "
+                            "client stream)")
     serve.add_argument("--workers", type=int, default=1, metavar="N",
                        help="relay processes sharing the port (SO_REUSEPORT; default 1): "
                             "more clients at once, one per core at most")
@@ -530,6 +534,8 @@ def serve_command(args: argparse.Namespace) -> int:
         return fail("--heartbeat must be more than 0 seconds")
     if args.workers < 1:
         return fail("--workers must be 1 or more")
+    if args.upstream_connections is not None and args.upstream_connections < 1:
+        return fail("--upstream-connections must be 1 or more")
     from tui_chat.relay.workers import can_share_port
 
     if args.workers > 1 and not can_share_port():
@@ -566,14 +572,17 @@ def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> i
         from tui_chat.relay.workers import WorkerPlan, run_workers
 
         plan = WorkerPlan(settings, args.relay or None, relay_token(args), token,
-                          tuple(args.cors_origin), args.heartbeat, args.host, args.port)
+                          tuple(args.cors_origin), args.heartbeat, args.host, args.port,
+                          upstream_connections(args.upstream_connections))
         upstream_shown = f"{_shown_url(args.relay or settings.base_url)} ({settings.model})"
         return run_workers(plan, args.workers, lambda port: (
             f"tui-chat relay on http://{args.host}:{port} ({args.workers} workers) → "
             f"{upstream_shown}"))
     from tui_chat.providers import make_provider
 
-    upstream = relay_provider(args, settings) or make_provider(settings)
+    limit = upstream_connections(args.upstream_connections)
+    upstream = (relay_provider(args, settings, max_connections=limit)
+                or make_provider(settings, max_connections=limit))
     app = make_relay_app(settings, upstream, token=token,
                          cors_origins=args.cors_origin, heartbeat=args.heartbeat)
     banner = (f"tui-chat relay on http://{args.host}:{args.port} → "
@@ -591,6 +600,16 @@ def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> i
         reason = os.strerror(error.errno) if error.errno else str(error)
         return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     return 0
+
+
+def upstream_connections(asked: int | None) -> int:
+    """The upstream connection limit of each relay process: what `--upstream-connections`
+    asked, else none. The SDK's own pool stops at 1,000 connections (aiohttp's, to another
+    relay, at 100), and the streams past it would wait, silent, for one to be free: a relay
+    needs one upstream connection per client stream it accepts."""
+    from tui_chat.providers import NO_CONNECTION_LIMIT
+
+    return asked or NO_CONNECTION_LIMIT
 
 
 def _shown_url(url: str) -> str:

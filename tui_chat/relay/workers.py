@@ -57,6 +57,8 @@ class WorkerPlan:
     heartbeat: float
     host: str
     port: int
+    upstream_connections: int
+    """Most connections each worker opens to the upstream at once."""
 
 
 def can_share_port() -> bool:
@@ -190,8 +192,10 @@ def worker_main(plan: WorkerPlan, ready: Connection, parent_pid: int) -> None:
 
         setup_logging()
         settings = plan.settings
-        upstream = (make_relay_provider(plan.relay_url, settings, token=plan.relay_token)
-                    if plan.relay_url else make_provider(settings))
+        upstream = (make_relay_provider(plan.relay_url, settings, token=plan.relay_token,
+                                        max_connections=plan.upstream_connections)
+                    if plan.relay_url
+                    else make_provider(settings, max_connections=plan.upstream_connections))
         app = make_relay_app(settings, upstream, token=plan.token,
                              cors_origins=plan.cors_origins, heartbeat=plan.heartbeat)
         ready_for_many_streams()
