@@ -4,6 +4,7 @@ scrolling, Tab, search hits and the scrollbar behave as if all of them were."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -222,3 +223,39 @@ async def test_the_scrollbar_height_is_the_true_height_once_scrolled_through(
         true = screen.transcript.virtual_size.height
     assert abs(virtual - true) <= 0.03 * true, (virtual, true)
     assert estimated != true  # the estimates alone were not exact: measuring corrected them
+
+
+def live_strips() -> int:
+    """Lines alive after a full collection (the transcript froze the rows it holds)."""
+    from textual.strip import Strip
+
+    gc.collect()
+    return sum(1 for thing in gc.get_objects() if isinstance(thing, Strip))
+
+
+async def test_paging_far_lets_go_of_the_lines_of_messages_it_unmounted(opened) -> None:
+    app, store, conversation = opened(300)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 600 and settled(screen)())
+        transcript.focus()
+        counts = []
+        most = 0
+        for pages in (8, 40):
+            for _ in range(pages):
+                await pilot.press("pageup")
+                await until(pilot, settled(screen))
+                most = max(most, len(screen.query(MessageView)))
+            counts.append(live_strips())
+        # Textual kept the painted lines of the last 1,024 views it removed (a class-wide
+        # cache keyed on each view's styles cache): ~40 lines more with every page.
+        assert counts[1] < counts[0] + 400, counts
+        assert most < 60
+        # Back down to the end: the last message where it belongs.
+        last_id = store.messages(conversation)[-1].id
+        await pilot.press("end")
+        await until(pilot, lambda: bool(on_screen(screen)) and settled(screen)()
+                    and on_screen(screen)[-1].message_id == last_id)
+        assert transcript.scroll_y == transcript.max_scroll_y
