@@ -259,3 +259,31 @@ async def test_paging_far_lets_go_of_the_lines_of_messages_it_unmounted(opened) 
         await until(pilot, lambda: bool(on_screen(screen)) and settled(screen)()
                     and on_screen(screen)[-1].message_id == last_id)
         assert transcript.scroll_y == transcript.max_scroll_y
+
+
+async def test_paging_far_collects_the_garbage_of_unmounted_messages_a_little_at_a_time(
+        opened) -> None:
+    """A full collection takes about as long as the garbage it frees: while the person pages
+    on, the unmounted views' garbage is collected every few pages, never piled up."""
+    app, _store, _conversation = opened(300)
+    collected: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            collected.append(info["collected"])
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 600 and settled(screen)())
+        transcript.focus()
+        gc.callbacks.append(note)
+        try:
+            for _ in range(60):
+                await pilot.press("pageup")
+                await until(pilot, settled(screen))
+        finally:
+            gc.callbacks.remove(note)
+    assert len(collected) >= 3, collected  # ~200 views unmounted on the way
+    assert max(collected) < 20_000, collected

@@ -43,7 +43,11 @@ def estimate_lines(row: Any, width: int) -> int:
 
 
 class TranscriptSpacer(Widget):
-    """Blank lines standing in for messages that are not mounted."""
+    """Blank lines standing in for messages that are not mounted: a widget of no height with
+    a margin that tall, above it (`above`) or below it. Not a widget that tall: Textual marks
+    every line of a widget whose size changes as dirty, one by one in a set, and the spacers
+    change size with every step of the window (tens of thousands of lines in a long
+    conversation: a third of the CPU of paging through 10,000 messages)."""
 
     DEFAULT_CSS = """
     TranscriptSpacer { height: 0; width: 1fr; }
@@ -56,7 +60,7 @@ class TranscriptSpacer(Widget):
     def set_lines(self, lines: int) -> None:
         if lines != self.lines:
             self.lines = lines
-            self.styles.height = lines
+            self.styles.margin = (lines, 0, 0, 0) if self.name == "above" else (0, 0, lines, 0)
 
     def render_line(self, y: int) -> Any:
         from textual.strip import Strip
@@ -101,12 +105,16 @@ class Transcript(VerticalScroll):
     """Screens of messages kept mounted above and below the viewport (scrolling a page shows
     messages already laid out). Beyond three times as much they are unmounted."""
 
-    UNMOUNTS_PER_COLLECTION: ClassVar[int] = 400
-    """While scrolling holds full collections back, one runs after this many unmounts."""
+    UNMOUNTS_PER_COLLECTION: ClassVar[int] = 24
+    """While scrolling holds full collections back, one runs after this many unmounts: a
+    removed view leaves ~300 objects in reference cycles, and a full collection costs about
+    its garbage (with 400, a collection every ~60 PgUp took 250-450 ms of CPU; with 24, one
+    every ~4 PgUp takes 20-60 ms, on this machine)."""
 
-    MOUNT_STEP: ClassVar[int] = 6
-    """At most this many messages are mounted in one go beyond those on screen (mounting one
-    costs a few ms: the rest follows after the next frame, so scrolling never stalls long)."""
+    MOUNT_STEP: ClassVar[int] = 2
+    """At most this many messages are mounted in one go beyond those on screen, one go per
+    frame (mounting one, and laying it out, costs 5-10 ms on this machine: six at once made
+    each PgUp stall the screen 70-80 ms)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -339,10 +347,10 @@ class Transcript(VerticalScroll):
         count("transcript.window")
 
     def _hold_collections(self, unmounted: int) -> None:
-        """No full garbage collection while the person scrolls (a full collection scans every
-        object of the app: 100-700 ms on this machine, a stall mid-scroll); it runs once
-        scrolling stopped for a moment, or after UNMOUNTS_PER_COLLECTION views went, so
-        that the unmounted views do not pile up."""
+        """No full garbage collection of its own accord while the person scrolls (it would
+        come when the objects made pile up, and take as long as they are many); it runs once
+        scrolling stopped for a moment, or after UNMOUNTS_PER_COLLECTION views went, so that
+        the unmounted views' garbage never piles up."""
         if self._collection_timer is None:
             gc_pauses.hold()
             self._collection_timer = self.set_timer(PACING.collect_after, self._collect)
@@ -374,9 +382,11 @@ class Transcript(VerticalScroll):
         self._refreshing = True
         self.call_later(self._refresh_window)
 
-    async def _refresh_window(self) -> None:
+    async def _refresh_window(self, after_frame: bool = False) -> None:
         """Mount what came near the viewport, unmount what went far: what is on screen at
-        once, the margin MOUNT_STEP messages a side at a time (the rest after the frame)."""
+        once, the margin MOUNT_STEP messages a side at a time, each after a frame (and the
+        first after the frame that shows the scroll, when what it shows is mounted already:
+        a PgUp is drawn at once, and the margin catches up in the frames after it)."""
         more = False
         try:
             self._again = False
@@ -400,6 +410,9 @@ class Transcript(VerticalScroll):
             shown_first = min(max(0, bisect_right(offsets, top) - 1), count_ - 1)
             shown_end = max(min(count_, bisect_right(offsets, top + height)), shown_first + 1)
             step = self.MOUNT_STEP
+            if not after_frame and self._first <= shown_first and shown_end <= self._end:
+                more = True  # what is on screen is mounted: the margin after this frame
+                return
             if self._first < self._end and shown_end >= self._first and \
                     shown_first <= self._end:
                 # What is on screen is mounted or next to it: grow (and trim) the window.
@@ -419,7 +432,7 @@ class Transcript(VerticalScroll):
             if more or self._again:
                 # Let the frame with what was mounted reach the screen before more.
                 self._refreshing = True
-                self.call_after_refresh(self._refresh_window)
+                self.call_after_refresh(self._refresh_window, True)
 
     def _window_short(self) -> bool:
         """The viewport came near the edge of what is mounted, or went far from it."""
