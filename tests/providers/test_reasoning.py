@@ -116,3 +116,19 @@ async def test_without_streaming_the_reasoning_is_split_off_too(
     fake_openai.script(Reply(chunks=ANSWER, reasoning=THINKING, reasoning_form=form))
     events = await collect(provider, stream=False)
     assert read(events) == ("".join(THINKING), "".join(ANSWER))
+
+
+@pytest.mark.parametrize("form", ["think", "reasoning_content"])
+async def test_a_flood_keeps_the_text_and_the_chunk_counts_of_each_side(
+        provider: OpenAICompatible, fake_openai: FakeOpenAI, form: str) -> None:
+    """Unthrottled, a read brings many chunks and their content goes through the `<think>`
+    splitter together: the text on each side of the tag, and how many chunks each side
+    counts (the tokens/s shown), are those of the chunks one by one."""
+    thinking = [f"r{n} " for n in range(1500)]
+    answer = [f"a{n} " for n in range(1500)]
+    fake_openai.script(Reply(chunks=answer, reasoning=thinking, reasoning_form=form,
+                             chunks_per_second=0))
+    events = await collect(provider)
+    assert read(events) == ("".join(thinking), "".join(answer))
+    assert sum(e.chunks for e in events if isinstance(e, ReasoningDelta)) == len(thinking)
+    assert sum(e.chunks for e in events if isinstance(e, Delta)) == len(answer)

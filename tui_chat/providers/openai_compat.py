@@ -541,25 +541,46 @@ class _Pieces:
             self.add(kind, piece, chunks)
             chunks = 0
 
+    def contents(self, texts: list[str]) -> None:
+        """Consecutive contents, one chunk each. Joined, they go through the splitter once:
+        per chunk it was the costliest step of a flood, and it gives the same text however
+        the content is cut. A run that may hold a tag goes chunk by chunk, so that each chunk
+        still counts on the side of the tag it came from."""
+        if len(texts) > 1:
+            joined = "".join(texts)
+            if self._splitter.plain(joined):
+                for kind, piece in self._splitter.feed(joined):  # at most one piece
+                    self.add(kind, piece, len(texts))
+                return
+        for text in texts:
+            self.content(text)
+
     def batch(self, batch: list[dict[str, Any]], progress: _Progress) -> list[StreamEvent]:
+        run: list[str] = []  # answer text of consecutive chunks, for `contents`
         for chunk in batch:
             usage = chunk.get("usage")
-            if isinstance(usage, dict):
+            if usage is not None and isinstance(usage, dict):
+                self.contents(run)
+                run = []
                 self._flush_run()
                 self._events.append(Usage(int(usage.get("prompt_tokens") or 0),
                                           int(usage.get("completion_tokens") or 0)))
             for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                if isinstance(delta, dict):
-                    # Reasoning first: at the boundary one delta can carry the end of the
-                    # reasoning and the start of the answer.
-                    if reasoning := _reasoning_of(delta):
-                        self.add("reasoning", reasoning)
+                delta = choice.get("delta")
+                if delta and isinstance(delta, dict):
                     text = delta.get("content")
+                    # Reasoning first: at the boundary one delta can carry the end of the
+                    # reasoning and the start of the answer. (A delta with content alone,
+                    # most of a flood, has none to look for.)
+                    if (text is None or len(delta) > 1) and (reasoning := _reasoning_of(delta)):
+                        self.contents(run)
+                        run = []
+                        self.add("reasoning", reasoning)
                     if text and isinstance(text, str):
-                        self.content(text)
+                        run.append(text)
                 if choice.get("finish_reason"):
                     progress.finish_reason = str(choice["finish_reason"])
+        self.contents(run)
         events = self.flush()
         if any(not isinstance(event, Usage) for event in events):
             progress.text = True

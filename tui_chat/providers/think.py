@@ -46,6 +46,11 @@ class ThinkSplitter:
         self._strip = False
         """Drop whitespace at the start of the answer (the blank line after `</think>`)."""
 
+    def plain(self, text: str) -> bool:
+        """Whether `feed(text)` gives at most one piece: nothing is held back and no tag can
+        start in `text` (it has no `<`), so it is all of one kind, whatever the state."""
+        return not self._held and "<" not in text
+
     def feed(self, text: str) -> list[Piece]:
         pieces: list[Piece] = []
         text = self._held + text
