@@ -45,7 +45,7 @@ def last_write(log: Path, request: int, chunks: int) -> float:
 async def one_round(url: str, transport: str, chunks: int) -> tuple[float, float, int, float]:
     provider = OpenAICompatible(url, "sk-bench-not-real", http_transport=transport)
     try:
-        reads = ran["sse"]
+        reads = ran["sse"] + ran["aiohttp_body"]
         cpu0 = time.process_time()
         started = time.monotonic()
         received = 0
@@ -57,7 +57,7 @@ async def one_round(url: str, transport: str, chunks: int) -> tuple[float, float
         cpu = time.process_time() - cpu0
         if received != chunks:
             raise RuntimeError(f"{transport}: {received} of {chunks} chunks")
-        return cpu, ended, ran["sse"] - reads, ended - started
+        return cpu, ended, ran["sse"] + ran["aiohttp_body"] - reads, ended - started
     finally:
         await provider.aclose()
 

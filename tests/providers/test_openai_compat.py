@@ -612,3 +612,63 @@ class TestBothTransports:
             await provider.aclose()
         assert text_of(events) == "".join(f"w{i} " for i in range(2000))
         assert sum(e.chunks for e in events if isinstance(e, Delta)) == 2000
+
+
+class TestFlood:
+    """An unthrottled answer on the aiohttp transport (the default): read straight from
+    aiohttp in as few pieces as the flood allows (`compat.sdk_hooks.body_reads`), without
+    holding the connection paused afterwards or delaying a hang-up."""
+
+    async def test_a_flood_is_read_in_few_pieces(self, fake_openai, provider):
+        from tui_chat.compat import ran, sdk_hooks
+
+        words = [f"w{i} " for i in range(5000)]
+        fake_openai.script(Reply(chunks=words, chunks_per_second=0))
+        reads = ran["aiohttp_body"]
+        started = time.monotonic()
+        events = await collect(provider)
+        elapsed = time.monotonic() - started
+        reads = ran["aiohttp_body"] - reads
+        assert text_of(events) == "".join(words)
+        assert sum(e.chunks for e in events if isinstance(e, Delta)) == len(words)
+        # At most one read per FLOOD_GAP while it floods (give or take the first reads), where
+        # a quiet machine otherwise reads one or two events at a time.
+        assert 0 < reads <= elapsed / sdk_hooks.FLOOD_GAP + 5, (reads, elapsed)
+
+    async def test_the_connection_serves_the_next_answer_after_a_flood(self, fake_openai,
+                                                                       provider):
+        words = [f"w{i} " for i in range(3000)]
+        for _ in range(2):
+            fake_openai.script(Reply(chunks=words, chunks_per_second=0))
+        fake_openai.script(Reply(chunks=["paced ", "answer"], chunks_per_second=50))
+        async with asyncio.timeout(20):
+            assert text_of(await collect(provider)) == "".join(words)
+            assert text_of(await collect(provider)) == "".join(words)
+            assert text_of(await collect(provider)) == "paced answer"
+        assert fake_openai.connections_opened == 1
+        assert [r.outcome for r in fake_openai.chat_requests] == ["complete"] * 3
+
+    async def test_cancelling_a_flood_hangs_up_at_once(self, fake_openai, provider):
+        # The server stalls after the flood, so it cannot finish (into the socket buffers)
+        # before the hang-up: it sees it, during the flood or the stall.
+        fake_openai.script(Reply(chunks=[f"w{i} " for i in range(20_000)],
+                                 chunks_per_second=0, stall_after=20_000))
+        received: list[StreamEvent] = []
+        some = asyncio.Event()
+
+        async def read() -> None:
+            async with aclosing(provider.stream(MESSAGES, PARAMS)) as stream:
+                async for event in stream:
+                    received.append(event)
+                    if len(received) == 20:  # reads are paced by now
+                        some.set()
+
+        reader = asyncio.create_task(read())
+        async with asyncio.timeout(10):
+            await some.wait()
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+            request = fake_openai.chat_requests[0]
+            await request.wait_disconnected()
+        assert request.outcome == "disconnected"

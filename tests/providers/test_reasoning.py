@@ -1,5 +1,6 @@
 """Reasoning in every shape servers send it, through the provider, against the loopback server:
-on the fast SSE path and on the SDK's public (typed) path."""
+on each path the body can take (aiohttp read directly, the SDK's event loop with our decoder,
+the SDK's public typed stream)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ THINKING = ["The user ", "wants a ", "greeting. ", "<b>Easy</b>."]
 ANSWER = ["Hello ", "there", "!"]
 
 
-@pytest.fixture(params=["fast", "public"])
+@pytest.fixture(params=["fast", "sse", "public"])
 async def provider(request: pytest.FixtureRequest, fake_openai: FakeOpenAI,
                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OpenAICompatible]:
-    if request.param == "public":  # as when the SDK hook does not fit this SDK version
+    if request.param != "fast":  # as when the aiohttp hook does not fit this SDK version
+        monkeypatch.setattr(sdk_hooks, "body_reads", lambda response: None)
+    if request.param == "public":  # and the SDK's decoder hook neither
         monkeypatch.setattr(sdk_hooks, "event_batches", lambda stream, decoder: None)
     provider = OpenAICompatible(fake_openai.url, "sk-test", connect_timeout=2.0,
                                 stall_timeout=5.0)

@@ -1,20 +1,30 @@
 """The OpenAI SDK's private names the provider uses, checked when the provider is first built.
 
-The provider keeps the SDK's streaming request (its timeouts, and its mapping of transport
-errors to `APITimeoutError` / `APIConnectionError`) but swaps the stream's event decoder for
-`providers.sse.BatchDecoder` and reads the events straight from `_iter_events`, skipping a typed
-object per chunk. Written against openai 1.40 to 3.x, where `AsyncStream.__init__` builds
-`self._decoder` and `_iter_events` loops over `self._decoder.aiter_bytes(...)`. When that no
-longer holds, the provider reads the SDK's typed stream, a chunk at a time.
+The provider keeps the SDK's streaming request (its timeouts, retries and status errors) and
+reads the body its own way, by one of two hooks:
+
+- `aiohttp_body` (the aiohttp transport, our default): the `aiohttp` response under the SDK's
+  httpx adapter, read directly, in pieces as large as a flood allows (`body_reads`). Written
+  against openai 3.14 to 3.x, whose vendored adapter keeps it as `_aiohttp_response` on the
+  body stream that httpx wraps in `_stream`.
+- `sse` (the httpx transport, or when `aiohttp_body` does not fit): the stream's event decoder
+  swapped for `providers.sse.BatchDecoder`, read straight from `_iter_events`, skipping a typed
+  object per chunk. Written against openai 1.40 to 3.x, where `AsyncStream.__init__` builds
+  `self._decoder` and `_iter_events` loops over `self._decoder.aiter_bytes(...)`.
+
+When neither fits, the provider reads the SDK's typed stream, a chunk at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import openai
 
 from tui_chat.compat import Hook, Misfit, attribute, ran, register, report, sets, signature
@@ -39,6 +49,86 @@ SSE = register(Hook(
     liveness=("sse",),
 ), _check_sse)
 report()
+
+
+def _check_aiohttp_body() -> None:
+    adapter = attribute(openai, "DefaultAioHttpClient").__mro__[1]  # the vendored client
+    package = adapter.__module__.rpartition(".")[0]
+    transport = importlib.import_module(f"{package}.transport")
+    body_class = attribute(transport, "AiohttpResponseStream")
+    sets(body_class.__init__, ("_aiohttp_response",))
+    httpx = adapter.__mro__[1].__module__.partition(".")[0]  # the SDK's httpx package
+    httpx_client = importlib.import_module(f"{httpx}._client")
+    bound_class = attribute(httpx_client, "BoundAsyncStream")
+    sets(bound_class.__init__, ("_stream",))
+
+
+AIOHTTP_BODY = register(Hook(
+    "aiohttp_body",
+    uses="the SDK's vendored httpx-aiohttp AiohttpResponseStream._aiohttp_response, reached "
+         "through httpx's BoundAsyncStream._stream",
+    why="each network read went through seven layers of async generators (aiohttp, the "
+        "adapter, httpx twice, the SDK, ours) and a quiet machine reads a flood in thousands "
+        "of small pieces; read directly, and paced while it floods, a 20,000-chunk answer "
+        "takes about a third of the CPU (benchmarks/transport_bench.py)",
+    public="the body through httpx and the SDK's event loop (the `sse` hook, else typed)",
+    liveness=("aiohttp_body",),
+), _check_aiohttp_body)
+report()
+
+FLOOD_GAP = 0.002
+"""Seconds between two reads of a body that arrives faster than this. A read that follows the
+last one sooner waits, with the connection paused, so that what arrives meanwhile is taken in
+one piece: the app's cost is per read (about 40 µs through all the layers), and a quiet machine
+otherwise reads a flood a few events at a time. 2 ms is far below a frame (25 ms at most 40
+frames/s), and a stream slower than 500 reads/s is never held."""
+
+
+def body_reads(response: Any) -> AsyncIterator[bytes] | None:
+    """The raw body of the SDK's httpx `response`, read straight from aiohttp; None when the
+    response is not on the SDK's aiohttp transport or the hook is out.
+
+    Transport failures become the SDK's own errors, as its stream raises them:
+    `APITimeoutError` for a read that timed out, `APIConnectionError` for the rest.
+    """
+    if not AIOHTTP_BODY:
+        return None
+    body = getattr(getattr(response, "stream", None), "_stream", None)
+    aiohttp_response = getattr(body, "_aiohttp_response", None)
+    if not isinstance(aiohttp_response, aiohttp.ClientResponse):
+        return None
+    return _paced_reads(aiohttp_response, response.request)
+
+
+async def _paced_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncIterator[bytes]:
+    content = response.content
+    connection = response.connection
+    # The socket's transport (asyncio's public API): pausing it leaves aiohttp's parser and
+    # its own flow control alone, and what arrives meanwhile waits in the kernel.
+    transport = connection.transport if connection is not None else None
+    last = -FLOOD_GAP
+    try:
+        while True:
+            piece = await content.readany()
+            if not piece:
+                return
+            ran["aiohttp_body"] += 1
+            yield piece
+            now = time.monotonic()
+            wait = last + FLOOD_GAP - now
+            if (wait > 0 and transport is not None and transport.is_reading()
+                    and not content.is_eof()):
+                transport.pause_reading()
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    transport.resume_reading()
+                now = time.monotonic()
+            last = now
+    except TimeoutError as error:  # aiohttp's read timeouts are TimeoutErrors
+        raise openai.APITimeoutError(request=request) from error
+    except (aiohttp.ClientError, OSError) as error:
+        raise openai.APIConnectionError(request=request) from error
 
 
 def event_batches(stream: Any, decoder: Any) -> AsyncIterator[Any] | None:

@@ -428,7 +428,7 @@ class OpenAICompatible:
             name = type(cause).__name__
             if name == "ConnectTimeout":
                 return f"no connection within {self._connect_timeout:g} s"
-            if name in ("ReadTimeout", "WriteTimeout"):
+            if name in ("ReadTimeout", "WriteTimeout", "SocketTimeoutError"):
                 return f"no answer within {self._stall_timeout:g} s"
             if name == "PoolTimeout":
                 return "too many requests already open"
@@ -452,19 +452,24 @@ async def _chunk_batches(stream: Any) -> AsyncGenerator[list[dict[str, Any]], No
 
     The SDK builds a typed object for every chunk (about 0.3 ms each, measured) and decodes
     events line by line in Python; a fast local server sends hundreds of chunks per read. Here
-    the SDK's event loop (with its timeout and connection error handling) is kept and its
-    decoder swapped for one that splits whole reads (`sse.BatchDecoder`), through the checked
-    hook in `compat.sdk_hooks`. When an SDK version does not fit it, its typed stream is used,
-    a chunk at a time.
+    whole reads are split into events at once (`sse.BatchDecoder`), and the reads come, through
+    the checked hooks in `compat.sdk_hooks`, straight from aiohttp on the aiohttp transport
+    (paced while the answer floods: `body_reads`), else from the SDK's own event loop with
+    its decoder swapped (`event_batches`). Both raise the SDK's timeout and connection errors.
+    When an SDK version fits neither, its typed stream is used, a chunk at a time.
     """
-    events = sdk_hooks.event_batches(stream, BatchDecoder())
+    reads = sdk_hooks.body_reads(stream.response)
+    events = (BatchDecoder().aiter_bytes(reads) if reads is not None
+              else sdk_hooks.event_batches(stream, BatchDecoder()))
     if events is None:
         async for chunk in stream:
             yield [chunk.model_dump()]
         return
+    counted = reads is None  # the aiohttp reads count themselves
     done = False
     async for batch in events:
-        sdk_hooks.count()
+        if counted:
+            sdk_hooks.count()
         if done:
             continue  # read the body to its end, so the connection can be used again
         chunks: list[dict[str, Any]] = []
