@@ -77,11 +77,14 @@ AIOHTTP_BODY = register(Hook(
 report()
 
 FLOOD_GAP = 0.002
-"""Seconds between two reads of a body that arrives faster than this. A read that follows the
-last one sooner waits, with the connection paused, so that what arrives meanwhile is taken in
-one piece: the app's cost is per read (about 40 µs through all the layers), and a quiet machine
-otherwise reads a flood a few events at a time. 2 ms is far below a frame (25 ms at most 40
-frames/s), and a stream slower than 500 reads/s is never held."""
+FLOOD_BYTES = 4096
+"""A body that brings at least `FLOOD_BYTES` within `FLOOD_GAP` seconds (2 MB/s: some 8,000
+chunks a second of a hosted API, a few hundred bytes each) floods: its reads are then spaced
+`FLOOD_GAP` apart, with the socket paused in between, so that what arrives meanwhile is taken
+in one piece. The app's cost is per read (about 40 µs through all the layers) and a quiet
+machine otherwise reads a flood a few events at a time. 2 ms is far below a frame (25 ms at
+most 40 frames/s); at 500 chunks/s a window holds one or two chunks, so no streamed answer a
+person reads is held."""
 
 
 def body_reads(response: Any) -> AsyncIterator[bytes] | None:
@@ -106,7 +109,7 @@ async def _paced_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncI
     # The socket's transport (asyncio's public API): pausing it leaves aiohttp's parser and
     # its own flow control alone, and what arrives meanwhile waits in the kernel.
     transport = connection.transport if connection is not None else None
-    last = -FLOOD_GAP
+    window_start, window_bytes = -FLOOD_GAP, 0
     try:
         while True:
             piece = await content.readany()
@@ -115,16 +118,17 @@ async def _paced_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncI
             ran["aiohttp_body"] += 1
             yield piece
             now = time.monotonic()
-            wait = last + FLOOD_GAP - now
-            if (wait > 0 and transport is not None and transport.is_reading()
-                    and not content.is_eof()):
+            if now - window_start > FLOOD_GAP:
+                window_start, window_bytes = now, 0
+            window_bytes += len(piece)
+            if (window_bytes >= FLOOD_BYTES and transport is not None
+                    and transport.is_reading() and not content.is_eof()):
                 transport.pause_reading()
                 try:
-                    await asyncio.sleep(wait)
+                    await asyncio.sleep(window_start + FLOOD_GAP - now)
                 finally:
                     transport.resume_reading()
-                now = time.monotonic()
-            last = now
+                window_start, window_bytes = time.monotonic(), 0
     except TimeoutError as error:  # aiohttp's read timeouts are TimeoutErrors
         raise openai.APITimeoutError(request=request) from error
     except (aiohttp.ClientError, OSError) as error:
