@@ -15,6 +15,16 @@ from dataclasses import dataclass
 class Pacing:
     """How often and for how long each stage of a streaming answer runs."""
 
+    # -- the socket (compat.sdk_hooks.body_reads, on the aiohttp transport) -----------------
+    flood_read_gap: float = 0.002
+    flood_read_bytes: int = 4096
+    """A body that brings at least `flood_read_bytes` within `flood_read_gap` seconds (2 MB/s:
+    some 8,000 chunks a second of a hosted API, a few hundred bytes each) floods: its reads
+    are then spaced `flood_read_gap` apart, the socket paused in between, so what arrives
+    meanwhile is taken in one piece. The cost is per read (about 40 µs through all the
+    layers), and a quiet machine otherwise reads a flood a few events at a time. At 500
+    chunks/s a window holds one or two chunks, so no answer a person reads is held."""
+
     # -- reading (session.Exchange) --------------------------------------------------------
     read_turn: float = 0.002
     """Seconds the reader keeps the event loop while chunks are already there to read; then

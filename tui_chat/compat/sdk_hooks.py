@@ -28,6 +28,7 @@ import aiohttp
 import openai
 
 from tui_chat.compat import Hook, Misfit, attribute, ran, register, report, sets, signature
+from tui_chat.pacing import PACING
 
 
 def _check_sse() -> None:
@@ -76,15 +77,10 @@ AIOHTTP_BODY = register(Hook(
 ), _check_aiohttp_body)
 report()
 
-FLOOD_GAP = 0.002
-FLOOD_BYTES = 4096
-"""A body that brings at least `FLOOD_BYTES` within `FLOOD_GAP` seconds (2 MB/s: some 8,000
-chunks a second of a hosted API, a few hundred bytes each) floods: its reads are then spaced
-`FLOOD_GAP` apart, with the socket paused in between, so that what arrives meanwhile is taken
-in one piece. The app's cost is per read (about 40 µs through all the layers) and a quiet
-machine otherwise reads a flood a few events at a time. 2 ms is far below a frame (25 ms at
-most 40 frames/s); at 500 chunks/s a window holds one or two chunks, so no streamed answer a
-person reads is held."""
+FLOOD_GAP = PACING.flood_read_gap
+FLOOD_BYTES = PACING.flood_read_bytes
+"""Reads of a body bringing `FLOOD_BYTES` within `FLOOD_GAP` seconds are spaced `FLOOD_GAP`
+apart, the socket paused in between (tui_chat/pacing.py)."""
 
 
 def body_reads(response: Any) -> AsyncIterator[bytes] | None:
