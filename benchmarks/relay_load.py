@@ -19,6 +19,10 @@ parses them after the round). `--upstream fake` (`tests.fake_openai`) and `--cli
 
     python benchmarks/relay_load.py [--streams 10 100 500] [--chunks 100] [--rate 50]
                                     [--workers 2] [--upstream lean|fake] [--client lean|aiohttp]
+
+The relay run is the `tui_chat` on PYTHONPATH, else this checkout's: `PYTHONPATH=../base python
+benchmarks/relay_load.py` measures another build with the same harness (the first line says
+which one ran).
 """
 
 from __future__ import annotations
@@ -317,9 +321,12 @@ def main() -> int:
     text = " ".join(f"word{i}" for i in range(args.chunks))
     upstream, upstream_url = start_upstream(args.upstream, text, args.rate)
     port = free_port()
-    env = {**os.environ, "OPENAI_API_KEY": "sk-bench-not-real"}
+    # The relay is the tui_chat found on PYTHONPATH (a baseline checkout, say), else this
+    # checkout's: -P keeps `-m` from putting the working directory first on the path.
+    env = {**os.environ, "OPENAI_API_KEY": "sk-bench-not-real",
+           "PYTHONPATH": os.environ.get("PYTHONPATH") or str(REPO)}
     relay = subprocess.Popen(
-        [sys.executable, "-m", "tui_chat", "serve", "--port", str(port), "--base-url",
+        [sys.executable, "-P", "-m", "tui_chat", "serve", "--port", str(port), "--base-url",
          upstream_url, "--model", "fake-model", "--system", "", "--workers", str(args.workers)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     try:
@@ -330,7 +337,11 @@ def main() -> int:
         processes = tree(psutil.Process(relay.pid))
         groups = {"upstream": [psutil.Process(upstream.pid)], "relay": processes,
                   "client": [psutil.Process()]}
-        print(f"relay: {args.workers} worker(s), {len(processes)} processes; "
+        import_path = subprocess.run(
+            [sys.executable, "-P", "-c", "import tui_chat; print(tui_chat.__file__)"], env=env,
+            capture_output=True, text=True, check=True).stdout.strip()
+        print(f"relay: {Path(import_path).parents[1]}; "
+              f"{args.workers} worker(s), {len(processes)} processes; "
               f"{args.chunks} chunks per stream at {args.rate:g}/s; upstream {args.upstream}, "
               f"client {args.client}; load average {os.getloadavg()[0]:.2f}")
         print(f"{'streams':>8}{'first byte p50 ms':>19}{'p95 ms':>9}{'chunks/s':>10}"
