@@ -123,6 +123,20 @@ class TestStreaming:
         assert body["stream_options"] == {"include_usage": True}
         assert fake_openai.chat_requests[0].authorization == f"Bearer {KEY}"
 
+    async def test_an_admin_key_in_the_environment_is_never_sent(self, fake_openai,
+                                                                  monkeypatch):
+        # The SDK reads OPENAI_ADMIN_KEY for its admin endpoints; a chat request carries the
+        # API key alone, whichever way the provider sends it.
+        monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-SECRET-0123456789")
+        provider = OpenAICompatible(fake_openai.url, KEY)
+        try:
+            await collect(provider)
+        finally:
+            await provider.aclose()
+        headers = fake_openai.chat_requests[0].headers
+        assert headers["authorization"] == f"Bearer {KEY}"
+        assert not any("sk-admin" in value for value in headers.values())
+
     async def test_unset_params_are_not_sent(self, fake_openai, provider):
         await collect(provider)
         body = fake_openai.chat_requests[0].body

@@ -260,6 +260,9 @@ class OpenAICompatible:
         """
         return await self._client.post(
             "/chat/completions", body={"messages": wire, "stream": True, **options},
+            # As create() asks: the API key only (post's default would also allow the SDK to
+            # fall back to an admin key from the environment).
+            options={"security": {"bearer_auth": True}},
             cast_to=ChatCompletion, stream=True,
             stream_cls=openai.AsyncStream[ChatCompletionChunk])
 
