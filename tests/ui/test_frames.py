@@ -70,26 +70,36 @@ async def test_a_draw_runs_what_was_asked_to_ride_along_and_a_stall_hands_it_bac
         assert ran == [len("some text")]
 
 
-async def test_streamed_frames_start_no_textual_timers(monkeypatch) -> None:
-    # A Textual timer is an asyncio task, and Textual inspects its callback's signature on
-    # each call: once a frame, that was a tenth of the app's CPU at 50 chunks a second.
-    started: list[float] = []
-    set_timer = MessageView.set_timer
+async def test_streamed_frames_start_no_textual_timers_nor_callbacks(monkeypatch) -> None:
+    # A Textual timer is an asyncio task, and for it as for call_later/call_next Textual
+    # inspects the callback's signature on each call: once a frame, that was 4-7 % of the
+    # app's CPU at 50 chunks a second.
+    started: list[str] = []
 
-    def counted(self, delay, *args, **kwargs):  # type: ignore[no-untyped-def]
-        started.append(delay)
-        return set_timer(self, delay, *args, **kwargs)
+    def counting(name: str):  # type: ignore[no-untyped-def]
+        original = getattr(MessageView, name)
 
-    monkeypatch.setattr(MessageView, "set_timer", counted)
-    provider = ScriptedProvider.from_text(PROSE[:600], chunk=20, delay=0.02)
+        def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            started.append(name)
+            return original(self, *args, **kwargs)
+        return counted
+
+    for name in ("set_timer", "call_later", "call_next"):
+        monkeypatch.setattr(MessageView, name, counting(name))
+    text = PROSE[:600]
+    provider = ScriptedProvider.from_text(text, chunk=20, delay=0.02)
     app = make_app(SETTINGS, provider)
+    frames: list[int] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"go", "enter")
+        app.post_display_hook = lambda: frames.append(1)  # type: ignore[method-assign]
         await settle(app, pilot)
         answer = [v for v in app.screen.query(MessageView) if v.role == "assistant"][-1]
-        await until(pilot, lambda: answer.drawn_chars == len(PROSE[:600]), what="all drawn")
-        assert answer.text == PROSE[:600]
-        assert started == []
+        await until(pilot, lambda: answer.drawn_chars == len(text), what="all drawn")
+        assert answer.text == text
+        assert len(frames) >= 10
+        assert started.count("set_timer") == 0
+        assert len(started) <= 3, started  # not one a frame
         # A view removed with a draw pending takes its timer with it.
         view = MessageView("assistant", status="streaming")
         await app.screen.transcript.mount(view)

@@ -125,6 +125,9 @@ class MessageView(Widget):
 
         view: MessageView
 
+    class Draw(Message, bubble=False):
+        """Time to draw the streamed text (the view posts it to itself: see _draw_in)."""
+
     CONTINUE_HINT: ClassVar[str] = "f6 continues"
     """Said under the answer that Continue applies to."""
 
@@ -401,22 +404,26 @@ class MessageView(Widget):
         if wait > 0:
             self._draw_in(wait)
         else:  # after the chunks already on their way in this turn of the loop
-            self.call_later(self._flush)
+            self.post_message(self.Draw())
 
     def _draw_in(self, wait: float) -> None:
         """Draw in `wait` seconds, through this view's message queue as Textual's timers do.
 
-        Not `set_timer`: a Textual timer is an asyncio task of its own, and it wraps the
-        callback in a new partial whose parameters Textual counts with inspect.signature on
-        every call; once a frame, that was about a tenth of the app's CPU while streaming at
-        50 chunks a second (cProfile in the pty, issue 19). An event-loop timer that posts
-        the draw costs neither."""
+        Not `set_timer`, nor `call_later`/`call_next`: a Textual timer is an asyncio task of
+        its own, and all three wrap the callback in a new partial whose parameters Textual
+        counts with inspect.signature on every call. Once a frame, that was 4-7 % of the
+        app's CPU while streaming at 50 chunks a second (cProfile in the pty, issue 19). An
+        event-loop timer that posts a message costs neither."""
         self._flush_wait = wait
-        self._flush_timer = asyncio.get_running_loop().call_later(wait, self._post_flush)
+        self._flush_timer = asyncio.get_running_loop().call_later(wait, self._post_draw)
 
-    def _post_flush(self) -> None:
+    def _post_draw(self) -> None:
         self._flush_timer = None
-        self.call_next(self._flush)
+        self.post_message(self.Draw())
+
+    def on_message_view_draw(self, _message: Draw) -> None:
+        if self._flush_pending:  # else a draw since (finish(), say) took the text already
+            self._flush()
 
     def call_before_draw(self, callback: Callable[[], None]) -> bool:
         """Run `callback` at this view's next draw, so that what it refreshes goes out in the
