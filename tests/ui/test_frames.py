@@ -110,3 +110,36 @@ async def test_streamed_frames_start_no_textual_timers_nor_callbacks(monkeypatch
         handle = view._flush_timer
         await view.remove()
         assert handle.cancelled()
+
+
+
+async def test_a_chunk_that_adds_no_line_costs_no_layout_and_lines_cost_one_per_block() -> None:
+    provider = ScriptedProvider.from_text("x", delay=0.0)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        view = MessageView("assistant", status="streaming")
+        await app.screen.transcript.mount(view)
+        view.append("The first words")
+        view._flush()
+        await pilot.pause()
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(
+            app.screen, layouts.append, immediate=True)
+        height = view.size.height
+        for word in " of a line that does not wrap yet".split(" "):
+            view.append(f" {word}")
+            view._flush()
+            await pilot.pause()
+        assert layouts == []  # the text changed in place: no layout
+        assert view.size.height == height
+        # New lines fill the block reserved below the text, then the height jumps a block.
+        for line in range(3 * MessageView.JUMP_LINES):
+            view.append(f"\n\nline {line}")
+            view._flush()
+            await pilot.pause()
+        grown = view.size.height - height
+        assert grown >= 4 * MessageView.JUMP_LINES
+        # One layout a block (and a few for scrolling the transcript), not one a line.
+        assert 0 < len(layouts) <= grown // MessageView.JUMP_LINES + 3, (len(layouts), grown)
