@@ -222,6 +222,8 @@ class MessageView(Widget):
         """How many lines the view had when it was last repainted whole (see _flush)."""
         self._paint_style: Style | None = None
         """The base style while render_lines paints (see there)."""
+        self._paint_width = 0
+        """The content's width while render_lines paints."""
         self.set_reactive(MessageView.status, status)
 
     @classmethod
@@ -582,7 +584,7 @@ class MessageView(Widget):
         self._appended = self._appended_chars = 0
         if not self.is_mounted:
             return
-        width = self.content_region.width or self.size.width
+        width = self.content_region.width  # a lookup in the compositor's map: once a draw
         if width <= 0:
             self.refresh(layout=True)
             return
@@ -597,7 +599,7 @@ class MessageView(Widget):
         # The document knows where its lines start to differ from its last render (the one
         # `old` came from): only the lines from there on are compared.
         start = min(self._changed_from, len(old)) if same_width else 0
-        changed = [Region(0, top + y, self.size.width, 1)
+        changed = [Region(0, top + y, width, 1)
                    for y in range(start, min(len(old), len(new)))
                    if old[y] is not new[y] and old[y] != new[y]] if new is not old else []
         if len(new) != self._height_lines or len(new) != len(old):
@@ -767,16 +769,18 @@ class MessageView(Widget):
         return self._height_lines
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The base style walks every ancestor's styles; it cannot change within one paint, so
-        # it is looked up once per paint, not once per line (a third of painting a screenful).
+        # The base style walks every ancestor's styles, and the width is looked up in the
+        # compositor's map; neither can change within one paint, so each is looked up once
+        # per paint, not once per line (a third of painting a screenful).
         self._paint_style = self.rich_style
+        self._paint_width = self.content_region.width
         try:
             return super().render_lines(crop)
         finally:
             self._paint_style = None
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_region.width or self.size.width
+        width = self._paint_width if self._paint_style is not None else self.content_region.width
         # Lines are rebuilt by the frame flush and by layout, not while painting, so the
         # height the layout knows and the lines painted always agree.
         lines = self._lines if width == self._lines_width else self._build_lines(width)
@@ -787,4 +791,4 @@ class MessageView(Widget):
             # line anyway.
             line = lines[y]
             return Strip(Segment.apply_style(line, base), line.cell_length)
-        return Strip.blank(self.content_region.width, base)
+        return Strip.blank(width, base)
