@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+from textual.geometry import Region
+
 from tests.ui.test_chat_screen import SETTINGS
 from tests.waiting import settle, until
 from tui_chat.app import make_app
@@ -143,3 +145,37 @@ async def test_a_chunk_that_adds_no_line_costs_no_layout_and_lines_cost_one_per_
         assert grown >= 4 * MessageView.JUMP_LINES
         # One layout a block (and a few for scrolling the transcript), not one a line.
         assert 0 < len(layouts) <= grown // MessageView.JUMP_LINES + 3, (len(layouts), grown)
+
+
+async def test_a_view_kept_style_follows_focus_status_and_theme() -> None:
+    # The view keeps its base style from one paint to the next (it walks every ancestor's
+    # styles): whatever changes it must show in the next paint.
+    provider = ScriptedProvider.from_text("Some words to paint.", delay=0.0)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        view = MessageView("assistant", "streamed text", status="streaming")
+        await app.screen.transcript.mount(view)
+        await pilot.pause()
+
+        def painted(fresh: bool) -> list[object]:
+            if fresh:
+                view._base_style = None
+                view._styles_cache.clear()
+            width, height = view.outer_size
+            return list(view.render_lines(Region(0, 0, width, height)))
+
+        looks = [painted(fresh=False)]
+        for change in ("done", "focus", "theme"):
+            if change == "done":
+                view.finish("done")
+            elif change == "focus":
+                view.focus()
+            else:
+                app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+            await pilot.pause()
+            shown = painted(fresh=False)
+            assert shown == painted(fresh=True), change
+            assert shown != looks[-1], change  # the change shows at all
+            looks.append(shown)

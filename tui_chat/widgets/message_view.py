@@ -224,6 +224,9 @@ class MessageView(Widget):
         """The base style while render_lines paints (see there)."""
         self._paint_width = 0
         """The content's width while render_lines paints."""
+        self._base_style: Style | None = None
+        """The base style (rich_style), kept from one paint to the next until Textual
+        applies CSS to this view again (see notify_style_update)."""
         self.set_reactive(MessageView.status, status)
 
     @classmethod
@@ -769,15 +772,25 @@ class MessageView(Widget):
         return self._height_lines
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The base style walks every ancestor's styles, and the width is looked up in the
-        # compositor's map; neither can change within one paint, so each is looked up once
-        # per paint, not once per line (a third of painting a screenful).
-        self._paint_style = self.rich_style
+        # The base style walks every ancestor's styles (a third of painting a streamed
+        # frame's row): it is kept until CSS is applied to this view again. The width is
+        # looked up in the compositor's map: once per paint, not once per line.
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        self._paint_style = base
         self._paint_width = self.content_region.width
         try:
             return super().render_lines(crop)
         finally:
             self._paint_style = None
+
+    def notify_style_update(self) -> None:
+        # Textual applies CSS to a view whenever its own classes, pseudo-classes (focus) or
+        # the theme change, and to every view under a node whose CSS changed: the only ways
+        # the app changes what rich_style is made of (it sets no colours inline).
+        self._base_style = None
+        super().notify_style_update()
 
     def render_line(self, y: int) -> Strip:
         width = self._paint_width if self._paint_style is not None else self.content_region.width
