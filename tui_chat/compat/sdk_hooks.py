@@ -69,9 +69,10 @@ AIOHTTP_BODY = register(Hook(
     uses="the SDK's vendored httpx-aiohttp AiohttpResponseStream._aiohttp_response, reached "
          "through httpx's BoundAsyncStream._stream",
     why="each network read went through seven layers of async generators (aiohttp, the "
-        "adapter, httpx twice, the SDK, ours) and a quiet machine reads a flood in thousands "
-        "of small pieces; read directly, and paced while it floods, a 20,000-chunk answer "
-        "takes about a third of the CPU (benchmarks/transport_bench.py)",
+        "adapter, httpx twice, the SDK, ours), about 40 us, and a quiet machine reads a "
+        "flood in thousands of small pieces; read directly, and paced while it floods, a "
+        "20,000-chunk answer takes 0.27x the httpx transport's CPU instead of 0.37x "
+        "(benchmarks/transport_bench.py, RESULTS.md)",
     public="the body through httpx and the SDK's event loop (the `sse` hook, else typed)",
     liveness=("aiohttp_body",),
 ), _check_aiohttp_body)
