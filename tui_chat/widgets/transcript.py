@@ -47,10 +47,13 @@ class TranscriptSpacer(Widget):
     a margin that tall, above it (`above`) or below it. Not a widget that tall: Textual marks
     every line of a widget whose size changes as dirty, one by one in a set, and the spacers
     change size with every step of the window (tens of thousands of lines in a long
-    conversation: a third of the CPU of paging through 10,000 messages)."""
+    conversation: a third of the CPU of paging through 10,000 messages). One cell wide:
+    Textual's spatial map of the transcript keeps a list for every 100x20 cells a widget (with
+    its margin) covers, made again with every layout and scanned by every full collection; a
+    spacer as wide as the transcript covered two columns of them, one this narrow covers one."""
 
     DEFAULT_CSS = """
-    TranscriptSpacer { height: 0; width: 1fr; }
+    TranscriptSpacer { height: 0; width: 1; }
     """
 
     def __init__(self, name: str) -> None:
