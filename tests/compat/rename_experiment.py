@@ -65,6 +65,7 @@ NAMES: dict[str, str] = {
     # The SDK
     "_iter_events": "openai",
     "_decoder": "openai",
+    "get_platform": "openai",
 }
 """Each hooked private name, and the package whose copy it is renamed in. (Not `_footer`:
 `textual.widgets` finds its widgets' modules by names it builds at run time, which a textual

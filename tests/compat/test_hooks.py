@@ -8,6 +8,7 @@ renaming the hooked names inside a copy of the installed packages.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import tracemalloc
 from collections.abc import Callable
@@ -35,10 +36,10 @@ def all_hooks() -> dict[str, Hook]:
 
 def test_every_hook_fits_the_installed_libraries() -> None:
     assert set(all_hooks()) == {"compositor", "frame_timer", "size", "paste_guard", "footer",
-                                "lean_strip", "sse", "aiohttp_body"}
+                                "lean_strip", "sse", "aiohttp_body", "platform"}
     assert compat.left_out == {}
     assert textual_hooks.COMPOSITOR and textual_hooks.FRAME_TIMER and sdk_hooks.SSE
-    assert sdk_hooks.AIOHTTP_BODY
+    assert sdk_hooks.AIOHTTP_BODY and sdk_hooks.PLATFORM
 
 
 OTHER_TRANSPORT = {"sse"}
@@ -62,6 +63,34 @@ async def test_each_transport_reads_through_its_hook(
         await provider.aclose()
     assert text == "".join(ANSWER)
     assert compat.ran[counter] > 0 and compat.ran[idle] == 0, compat.ran
+
+
+async def test_concurrent_first_requests_work_out_the_platform_once(
+        fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the hook the SDK asks in a thread for every request that starts before the
+    # first has the answer: 20 threads here, 500 per relay worker at 1,000 streams.
+    base = importlib.import_module("openai._base_client")
+    asked: list[int] = []
+    real = base.get_platform
+
+    def counting() -> object:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(base, "get_platform", counting)
+    provider = OpenAICompatible(fake_openai.url, "sk-test-not-real")
+    try:
+        async def one() -> str:
+            return "".join([event.text async for event in provider.stream(
+                [Message("user", "hi")], RequestParams("fake-model"))
+                if isinstance(event, Delta)])
+
+        async with asyncio.timeout(20):
+            texts = await asyncio.gather(*(one() for _ in range(20)))
+    finally:
+        await provider.aclose()
+    assert texts == [texts[0]] * 20 and texts[0]
+    assert len(asked) == 1
 
 
 def test_each_hook_says_why_and_what_would_replace_it() -> None:

@@ -188,6 +188,7 @@ class OpenAICompatible:
         # answer starts.
         _ = self._client.chat.completions
         sdk_hooks.warm_up_transport()  # and the transport's event-loop backend
+        sdk_hooks.resolve_platform(self._client)  # and the platform for its headers
 
     async def stream(
         self, messages: Sequence[Message], params: RequestParams
