@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.relay.serving import serving
 from tui_chat.config import load_settings
 from tui_chat.models import (
     AuthFailed,
@@ -40,17 +41,6 @@ KEY = "sk-test-BROWSERKEY-0a1b2c3d4e"
 EVIL = "http://evil.example.test"
 OURS = "http://localhost:5173"  # a Vite dev server, as in the README
 
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    finally:
-        await runner.cleanup()
 
 
 def relay_settings(base_url: str) -> Any:

@@ -10,8 +10,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -19,6 +18,7 @@ from aiohttp import web
 
 from tests.cli.server_process import environment
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.relay.serving import serving as app_on_loopback
 from tests.relay.test_relay_workers import free_port
 from tui_chat.config import load_settings
 from tui_chat.providers import make_provider, make_relay_provider
@@ -102,17 +102,6 @@ def test_streams_past_the_soft_open_file_limit_are_served(fake: FakeOpenAI) -> N
 
 KEY = "sk-test-CAPACITY-0123456789"
 
-
-@asynccontextmanager
-async def app_on_loopback(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    finally:
-        await runner.cleanup()
 
 
 def relay_over(fake: FakeOpenAI, max_connections: int | None,

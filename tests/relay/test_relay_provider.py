@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.relay.serving import serving
 from tui_chat.config import load_settings
 from tui_chat.models import (
     AuthFailed,
@@ -77,17 +78,6 @@ class ScriptedRelay:
         await response.write_eof()
         return response
 
-
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-    finally:
-        await runner.cleanup()
 
 
 @asynccontextmanager
