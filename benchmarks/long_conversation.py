@@ -8,7 +8,10 @@ lists), opens the app on an empty conversation, then measures:
   times and PgDn as many: the longest stall of the event loop (how late a 5 ms timer fired),
   the peak resident memory, and the most messages mounted at once;
 - CPU per streamed chunk (the process's CPU time over the chunks, 1,000 chunks at 500/s) for an
-  answer streaming at the end of that conversation, against the same answer in an empty one.
+  answer streaming at the end of that conversation, against the same answer in an empty one:
+  `--cpu-rounds` rounds (default 5), the two alternated in one process (long, empty, long, ...:
+  the conversation is opened again between rounds, outside the measured time), and the median
+  of each, since single runs of either moved 3x between runs.
 
     python benchmarks/long_conversation.py               # 10,000 messages
     python benchmarks/long_conversation.py --messages 2000 --pages 50
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -126,19 +131,20 @@ async def stream_cpu(app, pilot) -> float:
     return cpu * 1000 / CHUNKS
 
 
-async def measure(path: Path, conversation: int, pages: int) -> dict[str, float]:
+async def measure(path: Path, conversation: int, pages: int,
+                  cpu_rounds: int) -> dict[str, Any]:
     settings = load_settings(None, {}, base_url="http://127.0.0.1:9/v1", model="m", system="")
     store = ConversationStore(path)
     provider = ScriptedProvider(answer_events(), delay=1 / RATE)
     app = make_app(settings, provider, store=store)
-    r: dict[str, float] = {}
+    r: dict[str, Any] = {}
     monitor = Monitor()
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, ChatScreen)
         await stream_cpu(app, pilot)  # warm-up: first imports, first draws
         await screen.new_conversation()
-        r["cpu_empty"] = await stream_cpu(app, pilot)
+        await stream_cpu(app, pilot)
         last_id = store.messages(conversation)[-1].id
         first_id = store.messages(conversation)[0].id
         await pilot.pause(0.2)
@@ -181,8 +187,23 @@ async def measure(path: Path, conversation: int, pages: int) -> dict[str, float]
         r["mounted_most"] = most
         r["total_s"] = time.perf_counter() - started
         monitor.stop()
-        screen.prompt_input.focus()
-        r["cpu_long"] = await stream_cpu(app, pilot)
+        long_cpu: list[float] = []
+        empty_cpu: list[float] = []
+        for _ in range(cpu_rounds):
+            screen.prompt_input.focus()
+            long_cpu.append(await stream_cpu(app, pilot))
+            await screen.new_conversation()
+            screen.prompt_input.focus()
+            empty_cpu.append(await stream_cpu(app, pilot))
+            await screen.load_conversation(conversation)
+            await until(pilot, lambda: bool(on_screen(screen))
+                        and on_screen(screen)[-1].role == "assistant"
+                        and screen.transcript.scroll_y >= screen.transcript.max_scroll_y - 1)
+            await pilot.pause(0.3)
+        r["cpu_long"] = statistics.median(long_cpu)
+        r["cpu_empty"] = statistics.median(empty_cpu)
+        r["cpu_long_runs"] = long_cpu
+        r["cpu_empty_runs"] = empty_cpu
     store.close()
     return r
 
@@ -191,11 +212,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--pages", type=int, default=200, help="PgUp presses (then as many PgDn)")
+    parser.add_argument("--cpu-rounds", type=int, default=5,
+                        help="answers streamed in each conversation, alternated")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "long.db"
         conversation = fill(path, args.messages)
-        r = asyncio.run(measure(path, conversation, args.pages))
+        r = asyncio.run(measure(path, conversation, args.pages, args.cpu_rounds))
     n = f"{args.messages:,}"
     print(f"open {n} messages → end on screen: {r['open_s']:.2f} s "
           f"(longest stall {r['open_stall_ms']:.0f} ms)")
@@ -208,7 +231,10 @@ def main() -> None:
           f"messages mounted")
     extra = (r["cpu_long"] / r["cpu_empty"] - 1) * 100
     print(f"CPU per chunk: {r['cpu_long']:.2f} ms in the {n}-message conversation, "
-          f"{r['cpu_empty']:.2f} ms in an empty one ({extra:+.0f} %)")
+          f"{r['cpu_empty']:.2f} ms in an empty one ({extra:+.0f} %; medians of "
+          f"{args.cpu_rounds} alternated rounds: "
+          f"{' '.join(f'{x:.2f}' for x in r['cpu_long_runs'])} / "
+          f"{' '.join(f'{x:.2f}' for x in r['cpu_empty_runs'])})")
 
 
 if __name__ == "__main__":
