@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -122,6 +123,8 @@ def answer_events() -> list[object]:
 async def stream_cpu(app, pilot) -> float:
     """CPU ms per chunk of one answer streamed at RATE into the open conversation."""
     screen = app.screen
+    await pilot.pause(0.2)
+    gc.collect()  # each round starts with no garbage pending from the one before
     await pilot.press(*"go", "enter")
     start = time.process_time()
     await app.workers.wait_for_complete()
@@ -190,16 +193,17 @@ async def measure(path: Path, conversation: int, pages: int,
         long_cpu: list[float] = []
         empty_cpu: list[float] = []
         for _ in range(cpu_rounds):
+            # Opened again each round (as picking it from the list does), so every round
+            # starts at its end, following; the paging above may leave it a line short.
+            await screen.load_conversation(conversation)
+            await until(pilot, lambda: bool(on_screen(screen))
+                        and on_screen(screen)[-1].role == "assistant"
+                        and screen.transcript.scroll_y >= screen.transcript.max_scroll_y - 1)
             screen.prompt_input.focus()
             long_cpu.append(await stream_cpu(app, pilot))
             await screen.new_conversation()
             screen.prompt_input.focus()
             empty_cpu.append(await stream_cpu(app, pilot))
-            await screen.load_conversation(conversation)
-            await until(pilot, lambda: bool(on_screen(screen))
-                        and on_screen(screen)[-1].role == "assistant"
-                        and screen.transcript.scroll_y >= screen.transcript.max_scroll_y - 1)
-            await pilot.pause(0.3)
         r["cpu_long"] = statistics.median(long_cpu)
         r["cpu_empty"] = statistics.median(empty_cpu)
         r["cpu_long_runs"] = long_cpu
