@@ -13,6 +13,7 @@ import pytest
 
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
+from tui_chat.models import Delta, Finished
 from tui_chat.providers.scripted import ScriptedProvider
 from tui_chat.screens.chat import ChatScreen
 from tui_chat.store import ConversationStore
@@ -287,3 +288,43 @@ async def test_paging_far_collects_the_garbage_of_unmounted_messages_a_little_at
             gc.callbacks.remove(note)
     assert len(collected) >= 3, collected  # ~200 views unmounted on the way
     assert max(collected) < 20_000, collected
+
+
+async def test_the_arrangement_covers_only_the_mounted_messages(opened) -> None:
+    """The room made for the messages that are not mounted is not a widget's margin: Textual's
+    spatial map of an arrangement keeps a list for every 100x20 cells each placement covers
+    with its margin, made again with every layout (each frame while an answer streams) and
+    scanned by every full garbage collection (4,000 lists for 10,000 messages)."""
+    app, _store, _conversation = opened(300)
+    app.provider = ScriptedProvider([Delta("the answer"), Finished("stop")])
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 600 and settled(screen)())
+        await pilot.press(*"go", "enter")
+        await app.workers.wait_for_complete()
+        answer = screen.query(MessageView).last()
+        await until(pilot, lambda: answer.text == "the answer")
+        transcript.focus()
+        for _ in range(8):  # the window in the middle: unmounted messages above and below
+            await pilot.press("pageup")
+            await until(pilot, settled(screen))
+        first, end = transcript.mounted_range
+        assert 0 < first and end < 600
+        await pilot.pause(0.1)
+        arranged = transcript._arranged
+        assert arranged is not None
+        covered = sum(placement.region.grow(placement.margin).height
+                      for placement in arranged.placements)
+        height = transcript.virtual_size.height
+        assert height > 2_000 and covered < 600, (covered, height)
+        # Yet everything is where it was: the scrollbar spans the whole conversation, and the
+        # messages added after the stored ones come after all of them.
+        assert arranged.total_region.bottom == height
+        prompt = next(view for view in screen.query(MessageView)
+                      if view.text == "go" and view.role == "user")
+        assert prompt.virtual_region.y == transcript._positions()[-1]
+        top = on_screen(screen)[0]
+        index = next(i for i in range(first, end) if transcript._slots[i].view is top)
+        assert top.virtual_region.y == transcript._positions()[index]

@@ -1,11 +1,11 @@
 """Transcript: the scrolling log of messages. Follows the stream unless the person scrolled up.
 
 A stored conversation is virtual: only the messages near the viewport are mounted (a layout
-pass visits every mounted widget, and each costs memory). Above and below them a spacer stands
-in for the others, as tall as they are, measured once they have been mounted and estimated
-(from their text) before; so the scrollbar is honest. As the person scrolls, messages that come
-near are mounted and far ones unmounted; whatever was at the top of the viewport keeps its
-place on screen when the estimates above it turn out wrong (see `arrange`).
+pass visits every mounted widget, and each costs memory). Above and below them room is made for
+the others (see `_make_room`), as tall as they are, measured once they have been mounted and
+estimated (from their text) before; so the scrollbar is honest. As the person scrolls, messages
+that come near are mounted and far ones unmounted; whatever was at the top of the viewport keeps
+its place on screen when the estimates above it turn out wrong (see `arrange`).
 
 Messages added while the conversation goes on (the prompt, the streaming answer) are mounted
 after the stored ones and stay mounted.
@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.geometry import Size
-from textual.layout import DockArrangeResult
+from textual.geometry import Region, Size
+from textual.layout import DockArrangeResult, WidgetPlacement
 from textual.reactive import var
 from textual.timer import Timer
 from textual.widget import Widget
@@ -43,14 +43,15 @@ def estimate_lines(row: Any, width: int) -> int:
 
 
 class TranscriptSpacer(Widget):
-    """Blank lines standing in for messages that are not mounted: a widget of no height with
-    a margin that tall, above it (`above`) or below it. Not a widget that tall: Textual marks
-    every line of a widget whose size changes as dirty, one by one in a set, and the spacers
-    change size with every step of the window (tens of thousands of lines in a long
-    conversation: a third of the CPU of paging through 10,000 messages). One cell wide:
-    Textual's spatial map of the transcript keeps a list for every 100x20 cells a widget (with
-    its margin) covers, made again with every layout and scanned by every full collection; a
-    spacer as wide as the transcript covered two columns of them, one this narrow covers one."""
+    """Where the messages that are not mounted go, above (`above`) or below them: a widget of
+    no height and no margin, that the transcript's `arrange` moves the messages after by
+    `lines`. Not a widget that tall: Textual marks every line of a widget whose size changes
+    as dirty, one by one in a set, and the spacers change size with every step of the window
+    (tens of thousands of lines in a long conversation: a third of the CPU of paging through
+    10,000 messages). Nor a margin that tall: Textual's spatial map of an arrangement keeps a
+    list for every 100x20 cells a widget covers with its margin, made again with every layout
+    (while an answer streams, every frame) and scanned by every full garbage collection: 4,000
+    lists for 10,000 messages."""
 
     DEFAULT_CSS = """
     TranscriptSpacer { height: 0; width: 1; }
@@ -63,7 +64,7 @@ class TranscriptSpacer(Widget):
     def set_lines(self, lines: int) -> None:
         if lines != self.lines:
             self.lines = lines
-            self.styles.margin = (lines, 0, 0, 0) if self.name == "above" else (0, 0, lines, 0)
+            self.refresh(layout=True)  # the transcript arranges its messages again
 
     def render_line(self, y: int) -> Any:
         from textual.strip import Strip
@@ -135,6 +136,10 @@ class Transcript(VerticalScroll):
         self._anchor: tuple[int | Widget, int] | None = None
         """(slot index or a mounted widget, its top minus scroll_y): kept on screen there."""
         self._arranged: DockArrangeResult | None = None
+        """The last arrangement, with room made for the unmounted messages (`_make_room`)."""
+        self._laid: DockArrangeResult | None = None
+        self._laid_lines = (0, 0)
+        """What the layout placed that `_arranged` was made from, and the spacers' lines."""
         self._refreshing = False
         self._again = False
         self._collection_timer: Timer | None = None
@@ -482,32 +487,42 @@ class Transcript(VerticalScroll):
         # them on screen: heights are measured, and the scroll offset is set so that what was
         # at the top of the viewport still is, in this same frame (as Textual's own anchor to
         # the end does), so a wrong estimate never makes the text jump.
-        result = super().arrange(size, optimal)
-        if result is self._arranged or not self._slots or self._above is None:
-            self._arranged = result
+        laid = super().arrange(size, optimal)
+        above, below = self._above, self._below
+        if above is None or below is None:
+            self._laid = self._arranged = laid
+            return laid
+        lines = (above.lines, below.lines)
+        if laid is self._laid and lines == self._laid_lines and self._arranged is not None:
+            return self._arranged
+        self._laid, self._laid_lines = laid, lines
+        result = self._arranged = DockArrangeResult(
+            _make_room(laid.placements, above, below), laid.widgets, laid.scroll_spacing)
+        if not self._slots:
             return result
-        self._arranged = result
         slots = self._slots
-        tops: dict[Widget, int] = {placement.widget: placement.region.y
-                                   for placement in result.placements}
         if self._width == size.width:
+            # Heights from where the layout put each message, before `_make_room`.
+            laid_tops = {placement.widget: placement.region.y for placement in laid.placements}
             changed = False
-            below_top = tops.get(self._below) if self._below is not None else None
+            below_top = laid_tops.get(below)
             for index in range(self._first, self._end):
                 view = slots[index].view
-                if view is None or view not in tops:
+                if view is None or view not in laid_tops:
                     continue
-                following = (slots[index + 1].view if index + 1 < self._end else self._below)
-                next_top = tops.get(following) if following is not None else below_top
+                following = slots[index + 1].view if index + 1 < self._end else below
+                next_top = laid_tops.get(following) if following is not None else below_top
                 if next_top is None:
                     continue
-                height = next_top - tops[view]
+                height = next_top - laid_tops[view]
                 if height > 0 and (height != slots[index].height or not slots[index].measured):
                     changed = changed or height != slots[index].height
                     slots[index].height = height
                     slots[index].measured = True
             if changed:
                 self._offsets = None
+        tops: dict[Widget, int] = {placement.widget: placement.region.y
+                                   for placement in result.placements}
         if self._pending is not None and self._pending in tops:
             self._anchor = (self._pending, 0)
             self._pending = None
@@ -567,6 +582,37 @@ class Transcript(VerticalScroll):
         self.detached = False
         if self._slots and self._end < len(self._slots):
             self._schedule_window()
+
+
+def _make_room(placements: list[WidgetPlacement], above: TranscriptSpacer,
+               below: TranscriptSpacer) -> list[WidgetPlacement]:
+    """The layout's placements with room made for the messages that are not mounted: what
+    comes after `above` moved down by its lines, what comes after `below` by its lines too
+    (as a margin that tall would have: collapsed with the next one's top margin), and `below`
+    a line of no height where the unmounted messages end, so that the arrangement is as tall
+    as the whole conversation (the scrollbar) while covering only what is mounted."""
+    shift = 0
+    placed: list[WidgetPlacement] = []
+    add = placed.append
+    after_below = False
+    for placement in placements:
+        widget = placement.widget
+        if widget is above:
+            shift = above.lines
+        elif widget is below:
+            region = placement.region
+            add(placement._replace(region=Region(region.x, region.y + shift + below.lines,
+                                                 region.width, 0)))
+            after_below = True
+            continue
+        elif after_below:
+            top = placement.margin.top
+            shift += max(below.lines, top) - top
+            after_below = False
+        if shift and not placement.fixed and not placement.absolute:
+            placement = placement._replace(region=placement.region.translate((0, shift)))
+        add(placement)
+    return placed
 
 
 def _maker(view_for: Callable[[Any], Widget], row: Any) -> Callable[[], Widget]:
