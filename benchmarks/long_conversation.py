@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 
+import tui_chat
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.models import Delta, Finished
@@ -224,6 +225,7 @@ def main() -> None:
         conversation = fill(path, args.messages)
         r = asyncio.run(measure(path, conversation, args.pages, args.cpu_rounds))
     n = f"{args.messages:,}"
+    print(f"build: {Path(tui_chat.__file__).resolve().parents[1]}")
     print(f"open {n} messages → end on screen: {r['open_s']:.2f} s "
           f"(longest stall {r['open_stall_ms']:.0f} ms)")
     print(f"Home → first message on screen: {r['home_s']:.2f} s (longest stall "
