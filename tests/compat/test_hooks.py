@@ -42,16 +42,23 @@ def test_every_hook_fits_the_installed_libraries() -> None:
     assert sdk_hooks.AIOHTTP_BODY and sdk_hooks.PLATFORM
 
 
-OTHER_TRANSPORT = {"sse"}
-"""Counters of the hook that reads the body on the httpx transport, which the app (on the
-default aiohttp transport) does not run; `test_each_transport_reads_through_its_hook` does."""
+OTHER_TRANSPORT = {"sse", "aiohttp_body"}
+"""Counters of the hooks that read the body through the SDK's request path: on the httpx
+transport (`sse`), or on the aiohttp one when the provider sends through the SDK
+(`aiohttp_body`: with a proxy configured, or `direct=False`). The app, on the default aiohttp
+transport without a proxy, sends its streams with aiohttp itself and runs neither;
+`test_each_transport_reads_through_its_hook` runs each."""
 
 
-@pytest.mark.parametrize(("transport", "counter", "idle"),
-                         [("aiohttp", "aiohttp_body", "sse"), ("httpx", "sse", "aiohttp_body")])
+@pytest.mark.parametrize(("transport", "direct", "counter", "idle"), [
+    ("aiohttp", False, "aiohttp_body", "sse"), ("httpx", False, "sse", "aiohttp_body"),
+    # The provider's own aiohttp request (no private name): neither hook runs.
+    ("aiohttp", True, "aiohttp_direct", "aiohttp_body"), ("aiohttp", True, "aiohttp_direct", "sse"),
+])
 async def test_each_transport_reads_through_its_hook(
-        fake_openai: FakeOpenAI, transport: str, counter: str, idle: str) -> None:
-    provider = OpenAICompatible(fake_openai.url, "sk-test-not-real", http_transport=transport)
+        fake_openai: FakeOpenAI, transport: str, direct: bool, counter: str, idle: str) -> None:
+    provider = OpenAICompatible(fake_openai.url, "sk-test-not-real", http_transport=transport,
+                                direct=direct)
     fake_openai.script(Reply(chunks=ANSWER, chunks_per_second=0))
     compat.ran.clear()
     try:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -567,10 +568,20 @@ class TestFakeServer:
             await provider.aclose()
 
 
-@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+def on_path(url: str, transport: str, **kwargs: Any) -> OpenAICompatible:
+    """A provider sending its streams one of three ways: "httpx" (the SDK over httpx),
+    "aiohttp-sdk" (the SDK over its aiohttp client: with a proxy configured) and "aiohttp"
+    (aiohttp straight, the default)."""
+    if transport == "aiohttp-sdk":
+        return OpenAICompatible(url, KEY, http_transport="aiohttp", direct=False, **kwargs)
+    return OpenAICompatible(url, KEY, http_transport=transport, **kwargs)
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp-sdk", "aiohttp"])
 class TestBothTransports:
-    """Either HTTP transport (`http_transport`) gives the same events and the same one-line
-    errors: the aiohttp one files some system errors under other SDK exceptions."""
+    """Either HTTP transport (`http_transport`), and either way of sending on aiohttp, gives
+    the same events and the same one-line errors: the aiohttp one files some system errors
+    under other SDK exceptions."""
 
     @pytest.mark.parametrize(("reply", "kind", "message"), [
         (Reply(chunks=["a", "b", "c"], cut_after=2), StreamBroken,
@@ -584,8 +595,7 @@ class TestBothTransports:
                                         "while processing your request."),
     ])
     async def test_faults_read_the_same(self, fake_openai, transport, reply, kind, message):
-        provider = OpenAICompatible(fake_openai.url, KEY, stall_timeout=0.5,
-                                    http_transport=transport)
+        provider = on_path(fake_openai.url, transport, stall_timeout=0.5)
         fake_openai.script(reply)
         try:
             _, error = await collect_failure(provider)
@@ -597,7 +607,7 @@ class TestBothTransports:
 
     async def test_refused_connection_reads_the_same(self, transport):
         url = f"http://127.0.0.1:{dead_port()}/v1"
-        provider = OpenAICompatible(url, KEY, http_transport=transport)
+        provider = on_path(url, transport)
         try:
             _, error = await collect_failure(provider)
         finally:
@@ -605,7 +615,7 @@ class TestBothTransports:
         assert str(error).startswith(f"cannot reach {url}: connection refused; ")
 
     async def test_cancel_closes_the_connection_at_once(self, fake_openai, transport):
-        provider = OpenAICompatible(fake_openai.url, KEY, http_transport=transport)
+        provider = on_path(fake_openai.url, transport)
         fake_openai.script(Reply(chunks=[f"w{i} " for i in range(1000)], chunks_per_second=50))
         try:
             async with asyncio.timeout(10):
@@ -618,7 +628,7 @@ class TestBothTransports:
         assert len(fake_openai.chat_requests[0].chunks) < 100
 
     async def test_a_flood_arrives_whole(self, fake_openai, transport):
-        provider = OpenAICompatible(fake_openai.url, KEY, http_transport=transport)
+        provider = on_path(fake_openai.url, transport)
         fake_openai.script(Reply(chunks=[f"w{i} " for i in range(2000)], chunks_per_second=0))
         try:
             events = await collect(provider)
@@ -628,9 +638,98 @@ class TestBothTransports:
         assert sum(e.chunks for e in events if isinstance(e, Delta)) == 2000
 
 
+class TestDirectRequests:
+    """On the aiohttp transport streams are sent with aiohttp itself, not through the SDK's
+    request path (its options model, httpx request and adapter layers: most of the CPU a
+    relay spends setting up a stream); the server sees the same request and the user the
+    same errors as through the SDK."""
+
+    async def test_a_stream_does_not_go_through_the_sdks_request(self, fake_openai,
+                                                                  monkeypatch):
+        import openai
+
+        async def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("sent through the SDK's request path")
+
+        monkeypatch.setattr(openai.AsyncOpenAI, "post", refuse)
+        provider = OpenAICompatible(fake_openai.url, KEY)
+        fake_openai.script(Reply(chunks=["Hel", "lo"], usage=(3, 2)))
+        try:
+            events = await collect(provider)
+        finally:
+            await provider.aclose()
+        assert merged(events) == [Delta("Hello", 2), Usage(3, 2), Finished("stop")]
+
+    async def test_the_server_sees_the_request_the_sdk_sends(self, fake_openai):
+        params = RequestParams("gpt-4o-mini", temperature=0.3, max_tokens=50)
+        messages = [Message("system", "Be brief."), Message("user", "héllo 🙂 \"quoted\"")]
+        for direct in (False, True):
+            provider = OpenAICompatible(fake_openai.url, KEY, http_transport="aiohttp",
+                                        direct=direct)
+            try:
+                await collect(provider, params, messages)
+            finally:
+                await provider.aclose()
+        through_sdk, direct_one = fake_openai.chat_requests
+        assert direct_one.path == through_sdk.path == "/v1/chat/completions"
+        assert direct_one.body == through_sdk.body
+        # The SDK's client names HTTP/1.1's default (keep-alive); aiohttp leaves it implied.
+        assert through_sdk.headers.pop("connection") == "keep-alive"
+        assert "connection" not in direct_one.headers
+        assert direct_one.headers == through_sdk.headers
+        assert direct_one.headers["authorization"] == f"Bearer {KEY}"
+        assert direct_one.headers["user-agent"].startswith("AsyncOpenAI/Python")
+
+    @pytest.mark.parametrize("reply", [
+        Reply.error(401), Reply.error(403, "Project lacks access"),
+        Reply.error(404, "The model `fake-model` does not exist", code="model_not_found"),
+        Reply.error(400, "temperature must be at most 2"),
+        Reply.error(400, "This model's maximum context length is 10 tokens"),
+        Reply.error(429, retry_after=7), Reply.error(503, retry_after=2),
+        Reply.error(502, body="<html><h1>Bad gateway</h1></html>"),
+        Reply.error(422, body={"detail": "messages: field required"}),
+    ], ids=lambda reply: str(reply.status))
+    async def test_a_refusal_reads_the_same_either_way(self, fake_openai, reply):
+        errors: list[ProviderError] = []
+        for direct in (False, True):
+            fake_openai.script(reply)
+            provider = OpenAICompatible(fake_openai.url, KEY, http_transport="aiohttp",
+                                        direct=direct)
+            try:
+                errors.append((await collect_failure(provider))[1])
+            finally:
+                await provider.aclose()
+        through_sdk, direct_one = errors
+        assert type(direct_one) is type(through_sdk)
+        assert str(direct_one) == str(through_sdk) and str(direct_one)
+        assert getattr(direct_one, "retry_after", None) == getattr(through_sdk, "retry_after",
+                                                                   None)
+
+    async def test_a_proxy_in_the_environment_is_honoured(self, fake_openai, monkeypatch):
+        # The SDK's transport sends through the proxy the environment names; so must a
+        # stream. Here the proxy is a port nobody listens on: the stream cannot go through.
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead_port()}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        provider = OpenAICompatible(fake_openai.url, KEY, connect_timeout=2.0)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        assert isinstance(error, Unreachable)
+        assert fake_openai.chat_requests == []
+        # And with the endpoint exempted, it streams.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        provider = OpenAICompatible(fake_openai.url, KEY)
+        try:
+            assert text_of(await collect(provider))
+        finally:
+            await provider.aclose()
+
+
 class TestFlood:
     """An unthrottled answer on the aiohttp transport (the default): read straight from
-    aiohttp in as few pieces as the flood allows (`compat.sdk_hooks.body_reads`), without
+    aiohttp in as few pieces as the flood allows (`compat.sdk_hooks.aiohttp_reads`), without
     holding the connection paused afterwards or delaying a hang-up."""
 
     async def test_a_flood_is_read_in_few_pieces(self, fake_openai, provider):
@@ -638,11 +737,11 @@ class TestFlood:
 
         words = [f"w{i} " for i in range(5000)]
         fake_openai.script(Reply(chunks=words, chunks_per_second=0))
-        reads = ran["aiohttp_body"]
+        reads = ran["aiohttp_direct"]
         started = time.monotonic()
         events = await collect(provider)
         elapsed = time.monotonic() - started
-        reads = ran["aiohttp_body"] - reads
+        reads = ran["aiohttp_direct"] - reads
         assert text_of(events) == "".join(words)
         assert sum(e.chunks for e in events if isinstance(e, Delta)) == len(words)
         # At most one read per FLOOD_GAP while it floods (give or take the first reads), where

@@ -97,10 +97,19 @@ def body_reads(response: Any) -> AsyncIterator[bytes] | None:
     aiohttp_response = getattr(body, "_aiohttp_response", None)
     if not isinstance(aiohttp_response, aiohttp.ClientResponse):
         return None
-    return _paced_reads(aiohttp_response, response.request)
+    return _paced_reads(aiohttp_response, response.request, counter="aiohttp_body")
 
 
-async def _paced_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncIterator[bytes]:
+def aiohttp_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncIterator[bytes]:
+    """The body of an aiohttp `response` the provider sent itself (public aiohttp API only),
+    paced and with its failures made the SDK's errors as `body_reads` does; `request` is the
+    SDK's (httpx) request the errors carry. Its reads count as `ran["aiohttp_direct"]` (no
+    hook's: nothing private runs)."""
+    return _paced_reads(response, request, counter="aiohttp_direct")
+
+
+async def _paced_reads(response: aiohttp.ClientResponse, request: Any, *,
+                       counter: str) -> AsyncIterator[bytes]:
     content = response.content
     connection = response.connection
     # The socket's transport (asyncio's public API): pausing it leaves aiohttp's parser and
@@ -112,7 +121,7 @@ async def _paced_reads(response: aiohttp.ClientResponse, request: Any) -> AsyncI
             piece = await content.readany()
             if not piece:
                 return
-            ran["aiohttp_body"] += 1
+            ran[counter] += 1
             yield piece
             now = time.monotonic()
             if now - window_start > FLOOD_GAP:
