@@ -337,6 +337,11 @@ def main() -> int:
         processes = tree(psutil.Process(relay.pid))
         groups = {"upstream": [psutil.Process(upstream.pid)], "relay": processes,
                   "client": [psutil.Process()]}
+        # Each relay process on its own too: how evenly the kernel spread the streams over
+        # the workers shows in their CPU (the parent only supervises).
+        children = [p for p in processes[1:] if "resource_tracker" not in " ".join(p.cmdline())]
+        workers = {"parent": processes[:1],
+                   **{f"worker {n}": [process] for n, process in enumerate(children, 1)}}
         import_path = subprocess.run(
             [sys.executable, "-P", "-c", "import tui_chat; print(tui_chat.__file__)"], env=env,
             capture_output=True, text=True, check=True).stdout.strip()
@@ -351,7 +356,7 @@ def main() -> int:
         round_of = lean_round if args.client == "lean" else aiohttp_round
         for streams in args.streams:
             before = rss(processes)
-            with Sampler(processes, groups) as sampler:
+            with Sampler(processes, {**groups, **workers}) as sampler:
                 started = time.monotonic()
                 outcomes = asyncio.run(round_of(port, streams, args.round_timeout))
                 ended = max((o.ended for o in outcomes if o.ended is not None), default=started)
@@ -372,6 +377,10 @@ def main() -> int:
                   + ", ".join(f"{name} {burst[name]:.2f}" for name in groups)
                   + f"; whole round ({ended - started:.2f} s): "
                   + ", ".join(f"{name} {whole[name]:.2f}" for name in groups))
+            if len(workers) > 2:
+                print(f"{'':>8}relay processes, CPU s until p95 / whole round: "
+                      + ", ".join(f"{name} {burst[name]:.2f} / {whole[name]:.2f}"
+                                  for name in workers))
     finally:
         relay.terminate()
         upstream.terminate()

@@ -83,6 +83,22 @@ async def test_stream_sends_the_text_as_it_comes_then_done_with_usage(fake_opena
     ]
 
 
+async def test_content_events_are_json_as_json_dumps_writes_it(fake_openai) -> None:
+    # The relay writes content events with a faster encoder than the rest: the bytes stay
+    # those of `json.dumps(..., ensure_ascii=False)` (spaces after separators, UTF-8, escapes
+    # for quotes, backslashes and control characters), which clients may have matched on.
+    chunks = ['say "hi"', "back\\slash", "tab\tnew\nline", "bell\x07", "\u2028 ünï", "🙂"]
+    fake_openai.script(Reply(chunks=chunks, chunks_per_second=0))
+    async with running_relay(fake_openai) as url:
+        status, _, body = await post(f"{url}/api/chat/stream", {"message": "go"})
+    assert status == 200
+    lines = [line for line in body.decode("utf-8").split("\n\n") if '"content"' in line]
+    texts = [json.loads(line.removeprefix("data: "))["content"] for line in lines]
+    assert "".join(texts) == "".join(chunks)
+    assert lines == [f"data: {json.dumps({'content': text}, ensure_ascii=False)}"
+                     for text in texts]
+
+
 async def test_upstream_gets_the_settings_the_history_and_the_message(fake_openai) -> None:
     fake_openai.script(Reply(text="ok"), Reply(text="ok"))
     history = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}]

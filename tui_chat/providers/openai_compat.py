@@ -765,7 +765,7 @@ class _Pieces:
                     progress.finish_reason = str(choice["finish_reason"])
         self.contents(run)
         events = self.flush()
-        if any(not isinstance(event, Usage) for event in events):
+        if not progress.text and any(not isinstance(event, Usage) for event in events):
             progress.text = True
         return events
 

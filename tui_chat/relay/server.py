@@ -23,6 +23,8 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from tui_chat.command_line import (
     fail,
     relay_provider,
@@ -127,6 +129,15 @@ def _event(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+def _content_event(text: str) -> bytes:
+    """`_event({"content": text})`, byte for byte (orjson escapes a string as `json.dumps`
+    with `ensure_ascii=False` does), at a tenth of the cost: one of these per event relayed."""
+    try:
+        return b'data: {"content": ' + orjson.dumps(text) + b"}\n\n"
+    except TypeError:  # a lone surrogate: what json makes of it
+        return _event({"content": text})
+
+
 def _usage(usage: Usage | None, prompt: Sequence[Message], answer: str) -> dict[str, Any]:
     """The usage object every answer carries (clients read `usage.total_tokens`): the upstream's
     counts, or our estimate, marked `"estimated": true`, when it gave none or only zeros."""
@@ -204,7 +215,7 @@ class Relay:
                     match event:
                         case Delta(text=text):
                             parts.append(text)
-                            yield _event({"content": text})
+                            yield _content_event(text)
                         case ReasoningDelta(text=text, retracts_answer=retracts):
                             # Counted in the estimate (the model was paid to write it), and
                             # never mixed into the content of clients that show only that.
