@@ -71,12 +71,12 @@ DEFAULT_HTTP_TRANSPORT = "aiohttp"
 """How the SDK talks HTTP (`http_transport` in the config, `TUI_CHAT_HTTP_TRANSPORT`). Both keep
 the SDK's types, timeouts and errors: the aiohttp client is the SDK's own
 (`openai.DefaultAioHttpClient`) behind its httpx interface, and streamed answers on it are sent
-with aiohttp directly (`_DirectPost`: the same request, a third of the CPU to start one). Measured with
-`benchmarks/transport_bench.py` (20,000 chunks, unthrottled): httpx over h11 makes one read per
-HTTP chunk (20,004 reads); aiohttp's C parser hands over what has arrived (1,000-6,500 reads,
-fewer the busier the machine), and read straight from aiohttp with the reads of a flood spaced
-2 ms apart (`compat.sdk_hooks.body_reads`: 60-300 reads) it takes about a third of httpx's CPU
-and keeps up with the server instead of ending seconds behind it."""
+with aiohttp directly (`_DirectPost`: the same request, a third of the CPU to start one).
+Measured with `benchmarks/transport_bench.py` (20,000 chunks, unthrottled): httpx over h11
+makes one read per HTTP chunk (20,004 reads); aiohttp's C parser hands over what has arrived
+(1,000-6,500 reads, fewer the busier the machine), and read straight from aiohttp with the reads
+of a flood spaced 2 ms apart (`compat.sdk_hooks.aiohttp_reads`: 60-300 reads) it takes about a
+third of httpx's CPU and keeps up with the server instead of ending seconds behind it."""
 
 
 def _http_client(transport: str, timeout: openai.Timeout, max_connections: int | None) -> Any:
