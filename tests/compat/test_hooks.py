@@ -8,6 +8,7 @@ renaming the hooked names inside a copy of the installed packages.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import tracemalloc
@@ -36,7 +37,8 @@ def all_hooks() -> dict[str, Hook]:
 
 def test_every_hook_fits_the_installed_libraries() -> None:
     assert set(all_hooks()) == {"compositor", "frame_timer", "size", "paste_guard", "footer",
-                                "lean_strip", "sse", "aiohttp_body", "platform"}
+                                "lean_strip", "strip_divide", "sse", "aiohttp_body",
+                                "platform"}
     assert compat.left_out == {}
     assert textual_hooks.COMPOSITOR and textual_hooks.FRAME_TIMER and sdk_hooks.SSE
     assert sdk_hooks.AIOHTTP_BODY and sdk_hooks.PLATFORM
@@ -249,3 +251,25 @@ def test_a_lean_strip_is_the_same_line_in_less_memory() -> None:
     lean_size = allocated(lambda: textual_hooks.lean([plain])[0])
     plain_size = allocated(lambda: Strip(segments, 11))
     assert lean_size * 3 < plain_size, (lean_size, plain_size)  # no caches until one is used
+
+
+def test_a_line_divided_at_its_own_length_is_freed_without_a_collection() -> None:
+    """Textual's compositor divides each line it draws at the cuts of its row, most often at
+    the line's own length; Strip.divide kept [the line] in the line's own cache, so every drawn
+    line was a reference cycle that only a full garbage collection freed."""
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    line = Strip([Segment("hello "), Segment("world")], 11)
+    assert line.divide([11]) == [line] and line.divide([11])[0] is line
+    assert line.divide([11, 20]) == [line]
+    assert [piece.text for piece in line.divide([3, 11])] == ["hel", "lo world"]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(100):
+            Strip([Segment("a line of text")], 14).divide([14])
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert compat.ran["strip_divide"] > 0

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
@@ -271,6 +272,44 @@ def lean(strips: list[Strip]) -> list[Strip]:
         return strips
     count("lean_strip")
     return [LeanStrip(list(strip), strip.cell_length) for strip in strips]
+
+
+def _check_strip_divide() -> None:
+    signature(Strip, "divide", ("self", "cuts"))
+    if not isinstance(inspect.getattr_static(Strip, "cell_length", None), property):
+        raise Misfit("Strip.cell_length is not a property any more")
+    strip = Strip([Segment("ab")], 2)
+    if list(_textual_divide(strip, [2])) != [strip]:
+        raise Misfit("Strip.divide at the strip's own length no longer gives [the strip]")
+
+
+_textual_divide = Strip.divide
+
+STRIP_DIVIDE = register(Hook(
+    "strip_divide",
+    uses="textual.strip.Strip.divide (replaced on the class: the same pieces, but a strip "
+         "divided at its own length is not put into its own _divide_cache)",
+    why="Textual's compositor divides every line it draws, most at their own length, and "
+        "Strip.divide caches [the strip] inside the strip: each drawn line becomes a reference "
+        "cycle, freed only by a full garbage collection (half the garbage of a message "
+        "view scrolled away, docs/UPSTREAM.md 6)",
+    public="a fixed Textual (see docs/UPSTREAM.md); meanwhile drawn lines wait for the "
+           "garbage collector",
+    liveness=("strip_divide",),
+), _check_strip_divide)
+
+
+def _divide(self: Strip, cuts: Iterable[int]) -> Sequence[Strip]:
+    cell_length = self.cell_length
+    kept = [cut for cut in cuts if cut <= cell_length]
+    if kept == [cell_length]:
+        ran["strip_divide"] += 1
+        return [self]
+    return _textual_divide(self, kept)
+
+
+if STRIP_DIVIDE:
+    setattr(Strip, "divide", _divide)  # noqa: B010 - mypy will not assign to a method
 
 
 # -- what the hook modules call --------------------------------------------------------------
