@@ -34,7 +34,9 @@ class Pacing:
     # -- drawing (widgets.MessageView) -----------------------------------------------------
     frame_interval: float = 1 / 20
     """While chunks come faster than `quiet_gap` apart, streaming text is drawn at most this
-    often: those that arrive within the interval are drawn together at its end."""
+    often: those that arrive within the interval wait, and the first chunk that comes once it
+    is up is drawn at once with them (a frame rides on a chunk); a chunk that none follows is
+    drawn one interval after it came."""
     quiet_gap: float = 1 / 20
     """A chunk that comes at least this long after the one before it is drawn at once."""
     fast_frame_interval: float = 1 / 40

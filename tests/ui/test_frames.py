@@ -88,7 +88,7 @@ async def test_streamed_frames_start_no_textual_timers_nor_callbacks(monkeypatch
 
     for name in ("set_timer", "call_later", "call_next"):
         monkeypatch.setattr(MessageView, name, counting(name))
-    text = PROSE[:600]
+    text = PROSE[:900]  # 45 chunks at 50 a second: some 15 frames
     provider = ScriptedProvider.from_text(text, chunk=20, delay=0.02)
     app = make_app(SETTINGS, provider)
     frames: list[int] = []

@@ -140,12 +140,14 @@ def frames_for(view: MessageView, gaps: list[float]) -> list[tuple[float, float]
         while due is not None and due <= target:  # the frame came before this chunk
             due = draw(due)
         clock[0] = target
-        was_pending = view._flush_pending
+        was_pending, was_timer = view._flush_pending, view._flush_timer
         view.append("word ")
         pending.append(target)
-        if not was_pending and view._flush_pending:
-            timer = view._flush_timer
-            due = draw(target) if timer is None else target + view._flush_wait
+        timer = view._flush_timer
+        if view._flush_pending and timer is None:  # a draw posted at once
+            due = draw(target)
+        elif timer is not None and (not was_pending or timer is not was_timer):
+            due = target + view._flush_wait
     while due is not None:
         due = draw(due)
     return waits
@@ -168,3 +170,22 @@ async def test_the_frame_budget_follows_the_pace_of_the_chunks() -> None:
         waits = frames_for(view, [0.5] + [0.002] * 500)
         frames = {round(t + wait, 6) for t, wait in waits}
         assert 20 < len(frames) <= 1 / MessageView.FAST_FRAME_INTERVAL + 2
+
+
+async def test_a_frame_rides_on_the_chunk_that_comes_once_its_interval_is_up() -> None:
+    app = OneAnswer()
+    async with app.run_test(size=(60, 20)):
+        view = app.query_one("#answer", MessageView)
+        # 50 chunks a second for two seconds: a frame waits for the first chunk after its
+        # interval and draws it at once, with the two before it: three chunks a frame, none
+        # waits longer than two chunks' gap. (Drawn when the interval was up, without the
+        # chunk that came next: 20 frames a second, some chunks waiting a whole interval.)
+        waits = frames_for(view, [0.5] + [0.02] * 100)
+        frames = {round(t + wait, 6) for t, wait in waits}
+        assert len(frames) <= 2 * 50 // 3 + 2
+        # (The last two have no chunk after them: the timer draws them, as below.)
+        assert max(wait for _, wait in waits[:-2]) <= 0.04 + 1e-9
+        # A chunk that no other follows is still drawn within one interval.
+        waits = frames_for(view, [0.5, 0.02, 0.03])
+        assert max(wait for _, wait in waits) <= MessageView.FRAME_INTERVAL + 1e-9
+        assert waits[-1][1] == 0.0  # the third chunk came after the interval: drawn at once

@@ -398,16 +398,29 @@ class MessageView(Widget):
         # come less often than QUIET_GAP, at most one frame per FRAME_INTERVAL while they come
         # faster, FAST_FRAME_INTERVAL when they pour in (several per frame anyway).
         self._gap = gap if quiet else 0.5 * self._gap + 0.5 * gap
-        if self._flush_pending or not self.is_mounted:
+        if not self.is_mounted:
             return
-        self._flush_pending = True
         interval = (self.FLOOD_FRAME_INTERVAL if self._flooded else
                     0.0 if quiet else
                     self.FAST_FRAME_INTERVAL if self._gap < self.FAST_GAP or self._fast else
                     self.FRAME_INTERVAL)
         wait = self._flushed_at + interval - now
+        if self._flush_pending:
+            # A frame rides on a chunk: once the interval is up, the chunk that comes then is
+            # drawn at once with those waiting, rather than the timer drawing them without it
+            # (and the next frame drawing it alone). At 50 chunks a second a frame then carries
+            # three chunks, 17 frames a second instead of 20, and none waits longer than two
+            # chunks' gap (40 ms) where the timer's frames made some wait 50 ms. A flood's
+            # frames keep their timer (see _flush).
+            if wait <= 0 and self._flush_timer is not None and not self._flooded:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+                self.post_message(self.Draw())
+            return
+        self._flush_pending = True
         if wait > 0:
-            self._draw_in(wait)
+            # The timer only bounds this chunk's wait when no other comes for it to ride on.
+            self._draw_in(interval)
         else:  # after the chunks already on their way in this turn of the loop
             self.post_message(self.Draw())
 
