@@ -4,6 +4,7 @@ with the text's."""
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from itertools import pairwise
 
 from textual.geometry import Region
@@ -12,6 +13,7 @@ from tests.ui.test_chat_screen import SETTINGS
 from tests.waiting import settle, until
 from tui_chat.app import make_app
 from tui_chat.providers.scripted import ScriptedProvider
+from tui_chat.session import Exchange, Shown
 from tui_chat.widgets.message_view import MessageView
 from tui_chat.widgets.status_bar import StatusBar
 
@@ -179,3 +181,30 @@ async def test_a_view_kept_style_follows_focus_status_and_theme() -> None:
             assert shown == painted(fresh=True), change
             assert shown != looks[-1], change  # the change shows at all
             looks.append(shown)
+
+
+async def test_the_answer_worker_does_not_wake_for_every_chunk(monkeypatch) -> None:
+    # Each piece the exchange yields wakes the answer worker (a task step through three async
+    # generators), once a chunk at 50 chunks a second; the reader hands text to the view as it
+    # takes it in instead, and the view draws it on its next frame.
+    yielded: list[Shown] = []
+    display = Exchange.display
+
+    async def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        async with aclosing(display(self, *args, **kwargs)) as pieces:
+            async for piece in pieces:
+                yielded.append(piece)
+                yield piece
+
+    monkeypatch.setattr(Exchange, "display", counted)
+    text = PROSE[:600]
+    provider = ScriptedProvider.from_text(text, chunk=20, delay=0.02)
+    app = make_app(SETTINGS, provider)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"go", "enter")
+        await settle(app, pilot)
+        answer = [v for v in app.screen.query(MessageView) if v.role == "assistant"][-1]
+        await until(pilot, lambda: answer.status == "done" and answer.drawn_chars == len(text),
+                    what="the answer done and drawn")
+        assert answer.text == text
+    assert yielded == []

@@ -221,3 +221,43 @@ async def test_a_refused_connection_is_retried_only_when_the_host_is_not_this_ma
     with pytest.raises(ConnectionRefused):
         await collect(exchange)
     assert exchange.attempts == 1
+
+
+async def test_a_sink_takes_text_as_it_arrives_and_the_display_yields_nothing() -> None:
+    gates = [asyncio.Event(), asyncio.Event()]
+
+    class Gated(ScriptedProvider):
+        async def stream(self, messages, params):
+            yield Delta("one ")
+            yield Delta("two ")
+            await gates[0].wait()
+            yield Delta("three ")
+            await gates[1].wait()
+            yield Delta("four")
+            yield Finished("stop")
+
+    exchange = Exchange(Gated(), MESSAGES, PARAMS)
+    sunk: list[str] = []
+    yielded: list[str] = []
+
+    async def consume() -> None:
+        async with aclosing(exchange.display(sink=lambda s: sunk.append(s.answer))) as pieces:
+            async for piece in pieces:
+                yielded.append(piece.answer)
+
+    task = asyncio.create_task(consume())
+    async with asyncio.timeout(5):
+        while len(sunk) < 2:
+            await asyncio.sleep(0.01)
+        assert sunk == ["one ", "two "]  # each as it came, by the reader itself
+        exchange.pause()  # held while paused, as without a sink
+        gates[0].set()
+        while exchange.held_chars < len("three "):
+            await asyncio.sleep(0.01)
+        assert sunk == ["one ", "two "]
+        assert exchange.resume().answer == "three "
+        gates[1].set()
+        await task
+    assert sunk == ["one ", "two ", "four"]
+    assert yielded == []  # the consumer woke for the end alone
+    assert exchange.text == "one two three four"

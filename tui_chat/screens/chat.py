@@ -48,7 +48,7 @@ from tui_chat.screens.chat_queue import QueuedSending
 from tui_chat.screens.chat_status import StatusReport
 from tui_chat.screens.chat_titles import ModelTitles
 from tui_chat.screens.chat_versions import AnswerVersions
-from tui_chat.session import Exchange, RetryPending, RetryPolicy
+from tui_chat.session import Exchange, RetryPending, RetryPolicy, Shown
 from tui_chat.widgets.attachment_tray import AttachmentTray
 from tui_chat.widgets.key_footer import KeyFooter
 from tui_chat.widgets.message_view import MessageView, format_metrics
@@ -363,17 +363,23 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
         status: MessageStatus = "done"
         error_text = ""
         gc_pauses.hold()
+
+        def show(shown: Shown) -> None:
+            if view.status == "waiting":
+                view.status = "streaming"
+            if self._exchange is exchange and self.phase in ("waiting", "retrying"):
+                self.phase = "streaming"
+            view.add_shown(shown, exchange.metrics)
+            if not self._text_below and self.transcript.detached:
+                self._text_below = True
+                self._update_new_below()
+
         try:
-            async with aclosing(exchange.display()) as pieces:
+            # Text goes into the view as the reader takes it in (the view draws it on its
+            # next frame); this worker wakes for what was held back by a pause, and the end.
+            async with aclosing(exchange.display(sink=show)) as pieces:
                 async for shown in pieces:
-                    if view.status == "waiting":
-                        view.status = "streaming"
-                    if self._exchange is exchange and self.phase in ("waiting", "retrying"):
-                        self.phase = "streaming"
-                    view.add_shown(shown, exchange.metrics)
-                    if not self._text_below and self.transcript.detached:
-                        self._text_below = True
-                        self._update_new_below()
+                    show(shown)
         except ProviderError as error:
             status = "interrupted" if isinstance(error, StreamBroken) and exchange.received \
                 else "failed"
