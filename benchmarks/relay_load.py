@@ -373,6 +373,12 @@ def main() -> int:
             print(f"{streams:>8}{p50:>19.1f}{p95:>9.1f}{chunks / (ended - started):>10.0f}"
                   f"{errors:>8}{rss(processes) / 2**20:>14.0f}{sampler.peak / 2**20:>9.0f}"
                   f"{per_stream:>11.3f}{whole['relay']:>13.2f}")
+            if firsts:
+                # The spread says whether first bytes trickle in or come in one burst (each
+                # worker setting up all its streams before any writes its first event).
+                print(f"{'':>8}first byte min / p50 / p95 / p99 / max ms: " + " / ".join(
+                    f"{firsts[int(q * (len(firsts) - 1))] * 1000:.0f}"
+                    for q in (0, 0.5, 0.95, 0.99, 1)))
             print(f"{'':>8}CPU s until p95 first byte ({p95_at:.2f} s): "
                   + ", ".join(f"{name} {burst[name]:.2f}" for name in groups)
                   + f"; whole round ({ended - started:.2f} s): "
