@@ -328,3 +328,33 @@ async def test_the_arrangement_covers_only_the_mounted_messages(opened) -> None:
         top = on_screen(screen)[0]
         index = next(i for i in range(first, end) if transcript._slots[i].view is top)
         assert top.virtual_region.y == transcript._positions()[index]
+
+
+async def test_a_message_view_scrolled_away_leaves_little_for_the_collector(
+        opened, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection costs about the garbage it finds, and a removed view's garbage is
+    only found by one (Textual's widgets hold each other in cycles). Most of it was the
+    view's drawn lines (each a cycle of its own, see the strip_divide hook) and the three
+    style nodes Textual gives a widget per component class (MessageStyles holds them once)."""
+    monkeypatch.setattr(Transcript, "UNMOUNTS_PER_COLLECTION", 10**9)
+    app, _store, _conversation = opened(300)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        transcript = screen.transcript
+        await until(pilot, lambda: transcript.stored == 600 and settled(screen)())
+        transcript.focus()
+        for _ in range(6):
+            await pilot.press("pageup")
+            await until(pilot, settled(screen))
+        gc.collect()
+        unmounted = transcript._unmounted
+        for _ in range(6):
+            await pilot.press("pageup")
+            await until(pilot, settled(screen))
+        await pilot.pause(0.1)
+        unmounted = transcript._unmounted - unmounted
+        gc.collect(1)  # what the young collections find anyway
+        found = gc.collect()
+    assert unmounted >= 10, unmounted
+    assert found / unmounted < 150, (found, unmounted)

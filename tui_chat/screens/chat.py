@@ -51,7 +51,7 @@ from tui_chat.screens.chat_versions import AnswerVersions
 from tui_chat.session import Exchange, RetryPending, RetryPolicy, Shown
 from tui_chat.widgets.attachment_tray import AttachmentTray
 from tui_chat.widgets.key_footer import KeyFooter
-from tui_chat.widgets.message_view import MessageView, format_metrics
+from tui_chat.widgets.message_view import MessageStyles, MessageView, format_metrics
 from tui_chat.widgets.prompt_input import PromptInput
 from tui_chat.widgets.queued_prompts import QueuedPrompts
 from tui_chat.widgets.status_bar import StatusBar
@@ -192,11 +192,14 @@ class ChatScreen(PacedUpdates, AnswerVersions, EditAndContinue, CopyAndSetupActi
         """What the status bar says, worked out from the exchange (screens/chat_status.py)."""
         self._render_style: RenderStyle | None = None
         self._transcript: Transcript | None = None
+        self.message_styles = MessageStyles()
+        """The styles of the message views' parts, for all of them (see MessageStyles)."""
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Transcript(id="transcript")
+        yield self.message_styles
         yield Static(Content("↓ new text below · end or ctrl+end to follow"), id="new-below")
         yield EditNote()
         yield AttachmentTray(id="attachments")

@@ -64,6 +64,37 @@ def format_metrics(metrics: Metrics) -> str:
     return " · ".join(parts)
 
 
+class MessageStyles(Widget):
+    """The styles of the parts of a message view (its footer, its thinking heading), from CSS,
+    for every view in the transcript: not drawn. Textual gives each widget with component
+    classes a node of its own per class, styled again whenever the widget is (three more
+    nodes of ~50 objects each per view): three quarters of the garbage a message view left
+    when a long conversation scrolled it away, and three more style matches per mount."""
+
+    DEFAULT_CSS = """
+    MessageStyles { display: none; }
+    MessageStyles > .message-view--footer { color: $text-muted; }
+    MessageStyles > .message-view--thinking { color: $text-muted; text-style: italic; }
+    MessageStyles > .message-view--footer-error { color: $text-error; }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "message-view--footer",
+        "message-view--thinking",
+        "message-view--footer-error",
+    }
+
+    def style_in(self, view: Widget, component: str) -> Style:
+        """The part `component` of `view` as a child of `view` would be styled (its colour
+        blended over the view's background, its text style added to the view's)."""
+        styles = self.get_component_styles(component)
+        style = view.rich_style + styles.text_style
+        if styles.has_rule("color"):
+            _, background = view.background_colors
+            style += Style.from_color((background + styles.color).rich_color)
+        return style
+
+
 @overrides("size", "_size_updated")  # Textual's own, if its private API changed
 class MessageView(Widget):
     """One message: a user prompt, an assistant answer, or an error."""
@@ -81,16 +112,7 @@ class MessageView(Widget):
         &.-cancelled { border-left: outer $warning; }
         &:focus { background: $boost; border-left: outer $primary; }
     }
-    MessageView > .message-view--footer { color: $text-muted; }
-    MessageView > .message-view--thinking { color: $text-muted; text-style: italic; }
-    MessageView > .message-view--footer-error { color: $text-error; }
     """
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "message-view--footer",
-        "message-view--thinking",
-        "message-view--footer-error",
-    }
 
     can_focus = True
 
@@ -674,7 +696,7 @@ class MessageView(Widget):
         if footer:
             component = ("message-view--footer-error" if self._footer_error
                          else "message-view--footer")
-            style = self.get_component_rich_style(component)
+            style = self._part_style(component)
             from rich.segment import Segment
             from rich.text import Text
 
@@ -716,7 +738,7 @@ class MessageView(Widget):
             from rich.segment import Segment
             from rich.text import Text
 
-            style = self.get_component_rich_style("message-view--thinking")
+            style = self._part_style("message-view--thinking")
             line = Text(text, style=style)
             line.truncate(max(1, width), overflow="ellipsis")
             self._header = ((text, width), Strip([Segment(part.text, part.style) for part in
@@ -729,6 +751,14 @@ class MessageView(Widget):
                                budget=self._draw_budget() if streaming else None,
                                relex=relex and not streaming)
         return [header, *body, _EMPTY]
+
+    def _part_style(self, component: str) -> Style:
+        """A part's style, from the screen's MessageStyles (the view's own without one)."""
+        for node in self.ancestors:
+            source = getattr(node, "message_styles", None)
+            if isinstance(source, MessageStyles):
+                return source.style_in(self, component)
+        return self.rich_style
 
     def _draw_budget(self) -> float:
         return self.FLOOD_DRAW_BUDGET if self._flooded else self.DRAW_BUDGET
