@@ -26,6 +26,7 @@ from tui_chat.screens.chat import ChatOptions, ChatScreen
 from tui_chat.session import RetryPolicy
 from tui_chat.store import ConversationStore
 from tui_chat.themes import ThemeFile
+from tui_chat.urls import shown_url
 
 if TYPE_CHECKING:
     from tui_chat.local import Engine
@@ -102,7 +103,7 @@ class TuiChatApp(App[None]):
         settings = self.settings
         relay = self.provider if isinstance(self.provider, RelayProvider) else None
         return welcome_text(WelcomeFacts(
-            endpoint=relay.base_url if relay is not None else settings.base_url,
+            endpoint=shown_url(relay.base_url if relay is not None else settings.base_url),
             model=settings.model,
             via_relay=relay is not None,
             profiles=sorted(settings.profiles),
@@ -334,7 +335,7 @@ class TuiChatApp(App[None]):
         screen = self.screen
         if isinstance(screen, ChatScreen):
             screen.set_provider(make_provider(settings), settings.model,
-                                f"{name} ({settings.base_url})")
+                                f"{name} ({shown_url(settings.base_url)})")
 
     def watch_theme(self, name: str) -> None:
         from tui_chat.themes import syntax_style_for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import socket
 import subprocess
@@ -613,6 +614,35 @@ class TestBothTransports:
         finally:
             await provider.aclose()
         assert str(error).startswith(f"cannot reach {url}: connection refused; ")
+
+    async def test_credentials_in_the_url_are_sent_as_basic_auth(self, fake_openai, transport):
+        """A `user:password@` in the base URL (basic auth at a proxy) reaches the server as
+        httpx sends it, on every path: aiohttp refuses such a URL next to a header, and every
+        request failed with its bare ValueError."""
+        url = fake_openai.url.replace("http://", "http://al%40ice:s3cr%3Aet@")
+        provider = on_path(url, transport)
+        fake_openai.script(Reply(chunks=["ok"]))
+        try:
+            events = await collect(provider)
+            models = await provider.list_models()
+        finally:
+            await provider.aclose()
+        assert text_of(events) == "ok"
+        assert models
+        basic = "Basic " + base64.b64encode(b"al@ice:s3cr:et").decode()
+        assert [r.headers["authorization"] for r in fake_openai.chat_requests] == [basic]
+        assert fake_openai.chat_requests[0].path == "/v1/chat/completions"
+
+    async def test_a_password_in_the_url_is_never_shown(self, transport):
+        url = f"http://alice:s3cret-pw@127.0.0.1:{dead_port()}/v1"
+        provider = on_path(url, transport)
+        try:
+            _, error = await collect_failure(provider)
+        finally:
+            await provider.aclose()
+        shown = url.replace("alice:s3cret-pw@", "")
+        assert str(error).startswith(f"cannot reach {shown}: connection refused; ")
+        assert "s3cret" not in str(error) and "alice" not in str(error)
 
     async def test_cancel_closes_the_connection_at_once(self, fake_openai, transport):
         provider = on_path(fake_openai.url, transport)

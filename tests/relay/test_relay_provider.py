@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import random
@@ -131,6 +132,31 @@ async def test_posts_the_last_message_and_the_history_with_the_token() -> None:
         {"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
         {"role": "assistant", "content": "answer"}]}]
     assert relay.headers[0]["Authorization"] == "Bearer tok-1"
+
+
+async def test_credentials_in_the_url_go_as_basic_auth_unless_a_token_takes_the_header(
+        ) -> None:
+    """A `user:password@` in the relay's URL (basic auth at a proxy in front of it) is sent
+    as a header: aiohttp refused the URL with a bare ValueError on every request."""
+    wire = [b'data: {"content": "ok"}\n\n', done()]
+    sent = []
+    for token in (None, "tok-1"):
+        async with scripted(ScriptedRelay(wire)) as relay:
+            url = relay.url.replace("http://", "http://bob:pa%24s@")
+            events = await collect(RelayProvider(url, token=token))
+            sent.append(relay.headers[0]["Authorization"])
+        assert events == [Delta("ok"), Usage(4, 2), Finished("stop")]
+    assert sent == ["Basic " + base64.b64encode(b"bob:pa$s").decode(), "Bearer tok-1"]
+
+
+async def test_a_password_in_the_relays_url_is_never_shown() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(Unreachable) as caught:
+        await collect(RelayProvider(f"http://bob:s3cret-pw@127.0.0.1:{port}"))
+    assert str(caught.value).startswith(f"cannot reach the relay at http://127.0.0.1:{port}")
+    assert "s3cret" not in str(caught.value)
 
 
 async def test_utf8_split_anywhere_comments_and_crlf() -> None:

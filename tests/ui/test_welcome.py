@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from textual.widgets import Static
@@ -37,6 +38,18 @@ async def test_the_welcome_names_endpoint_and_model_and_replaces_the_key_toast()
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert welcome_text(app) is not None  # a new, empty conversation
+
+
+async def test_the_welcome_never_shows_a_password_written_into_the_url() -> None:
+    settings = replace(SETTINGS, base_url="http://alice:s3cret-pw@127.0.0.1:9/v1?key=k3y")
+    app = make_app(settings, ScriptedProvider([Delta("ok"), Finished("stop")]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = " ".join((welcome_text(app) or "").split())
+        assert "http://127.0.0.1:9/v1" in text
+        screen = app.export_screenshot()  # everything on screen, as SVG text
+        for secret in ("s3cret", "alice", "k3y"):
+            assert secret not in text and secret not in screen, secret
 
 
 async def test_a_reopened_conversation_has_no_welcome_and_the_notice_is_a_toast(

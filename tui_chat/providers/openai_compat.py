@@ -56,6 +56,7 @@ from tui_chat.models import (
 from tui_chat.providers.sse import BatchDecoder
 from tui_chat.providers.think import ThinkSplitter
 from tui_chat.sanitize import sanitize_line
+from tui_chat.urls import split_credentials, url_password
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionMessageParam
@@ -183,12 +184,17 @@ class OpenAICompatible:
         """Cleared after a server rejects `stream_options`, so it is asked once, not each time."""
         timeout = openai.Timeout(stall_timeout, connect=connect_timeout)
         self.http_transport = http_transport
+        # A `user:password@` in the URL (basic auth at a proxy) becomes the Authorization
+        # header, as httpx makes it on its own; aiohttp refuses such a URL next to a header.
+        client_url, basic_auth = split_credentials(self.base_url)
+        self._url_password = url_password(self.base_url)
         self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
+            base_url=client_url,
             api_key=api_key,
             max_retries=0,
             timeout=timeout,
             http_client=_http_client(http_transport, timeout, max_connections),
+            default_headers={"Authorization": basic_auth} if basic_auth else None,
         )
         # The SDK imports its chat resources (and builds their pydantic models) on first
         # touch: about 0.14 s (py-spy, this machine). Touched here, that happens where the
@@ -197,7 +203,8 @@ class OpenAICompatible:
         _ = self._client.chat.completions
         sdk_hooks.warm_up_transport()  # and the transport's event-loop backend
         sdk_hooks.resolve_platform(self._client)  # and the platform for its headers
-        self._direct = (_DirectPost.for_client(self._client, self.base_url, api_key, timeout,
+        self._direct = (_DirectPost.for_client(self._client, client_url,
+                                               "" if basic_auth else api_key, timeout,
                                                max_connections)
                         if direct and http_transport == "aiohttp" else None)
 
@@ -463,6 +470,8 @@ class OpenAICompatible:
         """One sanitized, shortened line with the key (and anything key-shaped) blotted out."""
         if self._api_key and len(self._api_key) >= 4:
             text = text.replace(self._api_key, "[key hidden]")
+        if len(self._url_password) >= 4:
+            text = text.replace(self._url_password, "[password hidden]")
         text = _KEY_LIKE.sub("[key hidden]", text)
         text = _SPACES.sub(" ", sanitize_line(text)).strip()
         if len(text) > DETAIL_CHARS:

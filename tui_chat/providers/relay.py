@@ -36,6 +36,7 @@ from tui_chat.models import (
     Usage,
 )
 from tui_chat.sanitize import sanitize_line
+from tui_chat.urls import shown_url, split_credentials
 
 
 class RelayProvider:
@@ -45,6 +46,10 @@ class RelayProvider:
                  connect_timeout: float = 10.0, stall_timeout: float = 60.0,
                  max_connections: int | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # A `user:password@` (basic auth at a proxy in front of the relay) is sent as a
+        # header, unless the relay's own token takes that header; messages never show it.
+        self._url, self._basic_auth = split_credentials(self.base_url)
+        self._shown = shown_url(self.base_url)
         self._max_connections = max_connections
         """Most connections to the relay at once; None: aiohttp's limit (100)."""
         self._token = token
@@ -83,7 +88,9 @@ class RelayProvider:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        url = f"{self.base_url}/api/chat/stream"
+        elif self._basic_auth:
+            headers["Authorization"] = self._basic_auth
+        url = f"{self._url}/api/chat/stream"
         got_text = False
         response: Any = None
         try:
@@ -94,7 +101,7 @@ class RelayProvider:
                 async with asyncio.timeout(self._stall_timeout):
                     response = await self._client().post(url, json=body, headers=headers)
             except TimeoutError:
-                raise Unreachable(f"no answer from the relay at {self.base_url} within "
+                raise Unreachable(f"no answer from the relay at {self._shown} within "
                                   f"{self._stall_timeout:g} s") from None
             if response.status != 200:
                 raise await self._http_error(response)
@@ -142,13 +149,13 @@ class RelayProvider:
                         return
             raise StreamBroken("the relay closed the stream before the answer was done")
         except aiohttp.ClientConnectorError as error:
-            raise Unreachable(f"cannot reach the relay at {self.base_url}: "
+            raise Unreachable(f"cannot reach the relay at {self._shown}: "
                               f"{sanitize_line(str(error.os_error or error))}") from None
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
                 aiohttp.ClientOSError) as error:
             if got_text:
                 raise StreamBroken("the connection to the relay dropped mid-answer") from None
-            raise Unreachable(f"no answer from the relay at {self.base_url}: "
+            raise Unreachable(f"no answer from the relay at {self._shown}: "
                               f"{sanitize_line(str(error))}") from None
         finally:
             if response is not None:
@@ -194,10 +201,11 @@ class RelayProvider:
         """Ask `GET /api/health` which model the relay uses; None when it does not say."""
         import aiohttp
 
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        headers = ({"Authorization": f"Bearer {self._token}"} if self._token else
+                   {"Authorization": self._basic_auth} if self._basic_auth else {})
         try:
             async with asyncio.timeout(self._connect_timeout), self._client().get(
-                    f"{self.base_url}/api/health", headers=headers) as response:
+                    f"{self._url}/api/health", headers=headers) as response:
                 if response.status != 200:
                     return None
                 body = await response.json(content_type=None)

@@ -56,6 +56,7 @@ from tui_chat.models import (
 )
 from tui_chat.models import BadRequest as BadRequest_
 from tui_chat.providers.relay import leading_status
+from tui_chat.urls import shown_url
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -585,7 +586,7 @@ def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> i
         plan = WorkerPlan(settings, args.relay or None, relay_token(args), token,
                           tuple(args.cors_origin), args.heartbeat, args.host, args.port,
                           upstream_connections(args.upstream_connections))
-        upstream_shown = f"{_shown_url(args.relay or settings.base_url)} ({settings.model})"
+        upstream_shown = f"{shown_url(args.relay or settings.base_url)} ({settings.model})"
         return run_workers(plan, args.workers, lambda port: (
             f"tui-chat relay on http://{args.host}:{port} ({args.workers} workers) → "
             f"{upstream_shown}"))
@@ -597,7 +598,7 @@ def _serve(args: argparse.Namespace, settings: Settings, token: str | None) -> i
     app = make_relay_app(settings, upstream, token=token,
                          cors_origins=args.cors_origin, heartbeat=args.heartbeat)
     banner = (f"tui-chat relay on http://{args.host}:{args.port} → "
-              f"{_shown_url(args.relay or settings.base_url)} ({settings.model})")
+              f"{shown_url(args.relay or settings.base_url)} ({settings.model})")
     ready_for_many_streams()
     try:
         # handler_cancellation: a client that goes cancels its handler, so /api/chat's
@@ -623,10 +624,3 @@ def upstream_connections(asked: int | None) -> int:
     return asked or NO_CONNECTION_LIMIT
 
 
-def _shown_url(url: str) -> str:
-    """The upstream URL without user info or query, either of which can hold a credential."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}" \
-           f"{parts.path}"
