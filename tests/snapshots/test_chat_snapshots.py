@@ -63,7 +63,10 @@ def app_with(provider: ScriptedProvider):
 
 
 async def ask(pilot, *, wait: bool = True) -> None:
-    pilot.app.screen.query_one(PromptInput).cursor_blink = False
+    prompt = pilot.app.screen.query_one(PromptInput)
+    prompt.cursor_blink = False
+    # Typed keys go to whatever has focus: wait for the prompt to have it, not for luck.
+    await until(pilot, lambda: pilot.app.focused is prompt, what="the prompt to have focus")
     await pilot.press(*"How do I sort?", "enter")
     if wait:
         async with asyncio.timeout(10):

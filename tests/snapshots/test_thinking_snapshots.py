@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.waiting import until
 from tui_chat.app import make_app
 from tui_chat.config import load_settings
 from tui_chat.models import Delta, Finished, ReasoningDelta, Usage
@@ -26,7 +27,10 @@ def provider() -> ScriptedProvider:
 
 
 async def ask(pilot) -> None:
-    pilot.app.screen.query_one(PromptInput).cursor_blink = False
+    prompt = pilot.app.screen.query_one(PromptInput)
+    prompt.cursor_blink = False
+    # Typed keys go to whatever has focus: wait for the prompt to have it, not for luck.
+    await until(pilot, lambda: pilot.app.focused is prompt, what="the prompt to have focus")
     await pilot.press(*"Sort by length?", "enter")
     async with asyncio.timeout(10):
         await pilot.app.workers.wait_for_complete()
