@@ -31,6 +31,11 @@ KEYS: dict[str, bytes] = {
 }
 
 
+SYNC_QUERY = b"\x1b[?2026$p"
+SYNC_START = b"\x1b[?2026h"
+SYNC_END = b"\x1b[?2026l"
+
+
 class TerminalApp:
     """A process attached to a pty of the given size.
 
@@ -47,8 +52,15 @@ class TerminalApp:
         emulate: bool = True,
         cwd: Path | None = None,
         on_output: Callable[[float], None] | None = None,
+        synchronized: bool = False,
     ) -> None:
         self.columns, self.lines = size
+        self.synchronized = synchronized
+        """Answer Textual's question as a terminal with synchronized output (mode 2026: kitty,
+        WezTerm, foot, iTerm2, Windows Terminal) does: each frame then arrives between
+        SYNC_START and SYNC_END, and `display()` is what such a terminal presents: the last whole
+        frame, never one half painted."""
+        self._presented = ""
         self._master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.lines, self.columns, 0, 0))
         full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(self.columns),
@@ -105,6 +117,8 @@ class TerminalApp:
                 if self._stream is not None:
                     self._stream.feed(data)
                     self._answer_terminal_queries(data)
+                    if self.synchronized and self.frame_complete():
+                        self._presented = self.display_unlocked()
                 if self._on_output is not None:
                     self._on_output(now)
 
@@ -112,6 +126,13 @@ class TerminalApp:
         # Textual asks for the cursor position and terminal features; a real terminal answers.
         if b"\x1b[6n" in data:
             self.write(b"\x1b[1;1R")
+        if self.synchronized and SYNC_QUERY in data:
+            self.write(b"\x1b[?2026;2$y")  # DECRPM: the mode is known and reset
+
+    def frame_complete(self) -> bool:
+        """Whether the bytes read so far end outside a synchronized frame (call under the lock,
+        from `on_output`): the screen then shows what the app painted, not half of it."""
+        return self.output.rfind(SYNC_END) >= self.output.rfind(SYNC_START)
 
     def write(self, data: bytes) -> None:
         try:
@@ -131,7 +152,7 @@ class TerminalApp:
         """The emulated screen as text, one line per row."""
         assert self.screen is not None, "started without emulate"
         with self._lock:
-            return self.display_unlocked()
+            return self._presented if self.synchronized else self.display_unlocked()
 
     def display_unlocked(self) -> str:
         """The screen as text, for `on_output` callbacks (which already hold the lock)."""

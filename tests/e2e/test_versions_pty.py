@@ -84,3 +84,59 @@ def test_the_interrupted_answer_is_reachable_after_kill_retry_and_escape(
     with ConversationStore(database) as store:
         rows = store.messages(store.latest_conversation_id())
     assert rows[-1].status == "interrupted" and len(rows[-1].content) >= kept > 200
+
+
+SLOW_REMOVAL = '''
+import asyncio
+from tui_chat.widgets.message_view import MessageView
+
+_remove = MessageView.remove
+
+
+async def _slow_remove(self):
+    # A slow machine: time passes between putting the new view in and taking the old one out.
+    await asyncio.sleep(0.3)
+    await _remove(self)
+
+
+MessageView.remove = _slow_remove
+'''
+
+
+def test_switching_versions_never_shows_both_in_one_frame(fake, tmp_path: Path) -> None:
+    """The shown version is replaced in one frame, even when the removal of the old view takes
+    time: the terminal (one with synchronized output) never presents both versions at once."""
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "sitecustomize.py").write_text(SLOW_REMOVAL)
+    env = env_for(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "slow"), os.getcwd()])
+    argv = tui_chat_argv("--base-url", fake.url, "--model", "m", "--db", str(tmp_path / "c.db"))
+    fake.fake.script(Reply(chunks=["First ", "answer ", "here"]),
+                     Reply(chunks=["Second ", "answer ", "now"]))
+    presented: list[str] = []
+    started: list[TerminalApp] = []  # the callback may run before the constructor returns
+
+    def keep_frame(_when: float) -> None:
+        if started and started[0].frame_complete():
+            presented.append(started[0].display_unlocked())
+
+    with TerminalApp(argv, env=env, size=(80, 24), on_output=keep_frame,
+                     synchronized=True) as app:
+        started.append(app)
+        assert app.wait_for("ready", 30), app.display()
+        app.type("hello")
+        app.press("enter")
+        assert app.wait_for("First answer here", 15), app.display()
+        app.press("ctrl+r")
+        assert app.wait_for("‹ 2/2 ›", 15), app.display()
+        assert app.wait_for("Second answer now", 15), app.display()
+        app.press("\t")
+        assert app.wait_for("Older version", 10), app.display()
+        app.press("[")
+        assert app.wait_for("‹ 1/2 ›", 10), app.display()
+        app.press("]")
+        assert app.wait_for("‹ 2/2 ›", 10), app.display()
+        app.press("ctrl+q")
+        app.close()
+    both = [frame for frame in presented if "First answer" in frame and "Second answer" in frame]
+    assert not both, f"{len(both)} frames showed both versions, the first:\n{both[0]}"

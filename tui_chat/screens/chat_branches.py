@@ -199,8 +199,9 @@ class EditAndContinue(ConversationStorage):
         growing.versions = view.versions
         if reasoning:
             growing.end_thinking(None, None)
-        await self.transcript.mount(growing, before=view)
-        await view.remove()
+        with self.app.batch_update():  # no frame with both the finished and the growing view
+            await self.transcript.mount(growing, before=view)
+            await view.remove()
         self.transcript.scroll_end(animate=False)
         context = self.request_messages()
         mode = self.options.continue_mode

@@ -71,8 +71,11 @@ class AnswerVersions(ConversationStorage):
         self._versions.pop(message_id, None)
         self._versions[row.id] = (index + step + 1, len(versions))
         focused = self.focused is view
-        await self.transcript.mount(shown, before=view)
-        await view.remove()
+        # One frame from the old version to the new: painted between the mount and the
+        # removal, both versions would show, one above the other.
+        with self.app.batch_update():
+            await self.transcript.mount(shown, before=view)
+            await view.remove()
         if focused:
             shown.focus(scroll_visible=False)
         self._reload_history()
