@@ -60,7 +60,9 @@ class TerminalApp:
         WezTerm, foot, iTerm2, Windows Terminal) does: each frame then arrives between
         SYNC_START and SYNC_END, and `display()` is what such a terminal presents: the last whole
         frame, never one half painted."""
-        self._presented = ""
+        self.frames: list[str] = []
+        """With `synchronized`: every whole frame presented, in order."""
+        self._in_frame = False
         self._master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.lines, self.columns, 0, 0))
         full_env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(self.columns),
@@ -117,8 +119,10 @@ class TerminalApp:
                 if self._stream is not None:
                     self._stream.feed(data)
                     self._answer_terminal_queries(data)
-                    if self.synchronized and self.frame_complete():
-                        self._presented = self.display_unlocked()
+                    if self.synchronized and self._frame_complete(len(data)):
+                        shown = self.display_unlocked()
+                        if not self.frames or self.frames[-1] != shown:
+                            self.frames.append(shown)
                 if self._on_output is not None:
                     self._on_output(now)
 
@@ -129,10 +133,14 @@ class TerminalApp:
         if self.synchronized and SYNC_QUERY in data:
             self.write(b"\x1b[?2026;2$y")  # DECRPM: the mode is known and reset
 
-    def frame_complete(self) -> bool:
-        """Whether the bytes read so far end outside a synchronized frame (call under the lock,
-        from `on_output`): the screen then shows what the app painted, not half of it."""
-        return self.output.rfind(SYNC_END) >= self.output.rfind(SYNC_START)
+    def _frame_complete(self, read: int) -> bool:
+        """Whether the bytes read so far end outside a synchronized frame, from the last read
+        (and a marker cut in two by it): the screen then shows what the app painted."""
+        start = max(0, len(self.output) - read - len(SYNC_END) + 1)
+        began, ended = self.output.rfind(SYNC_START, start), self.output.rfind(SYNC_END, start)
+        if began >= 0 or ended >= 0:
+            self._in_frame = began > ended
+        return not self._in_frame
 
     def write(self, data: bytes) -> None:
         try:
@@ -152,7 +160,9 @@ class TerminalApp:
         """The emulated screen as text, one line per row."""
         assert self.screen is not None, "started without emulate"
         with self._lock:
-            return self._presented if self.synchronized else self.display_unlocked()
+            if self.synchronized:
+                return self.frames[-1] if self.frames else ""
+            return self.display_unlocked()
 
     def display_unlocked(self) -> str:
         """The screen as text, for `on_output` callbacks (which already hold the lock)."""

