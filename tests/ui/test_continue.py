@@ -8,6 +8,7 @@ The real app and provider against the loopback server, with a real SQLite file.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,44 @@ async def test_a_cancelled_answer_continues_with_c_and_a_broken_one_with_f6(
     assert [m.content for m in store.messages(conversation, current_only=False)] == [
         "count", WHOLE]
     store.close()
+
+
+async def test_a_stored_answer_continued_stays_one_view_while_the_reader_scrolls_away(
+        fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """In a long reopened conversation the stored messages are mounted only near the viewport;
+    the answer being continued stays mounted while it streams, whatever the reader scrolls
+    to, and is shown once, whole, at the end."""
+    path = tmp_path / "c.db"
+    with ConversationStore(path) as written:
+        conversation = written.create_conversation(model="fake-model")
+        for i in range(40):
+            written.add_message(conversation, "user", f"q{i}")
+            filler = written.start_answer(conversation, model="fake-model")
+            written.finish_answer(filler, f"filler {i}\n\n" + "line\n\n" * 6, "done")
+        written.add_message(conversation, "user", "count")
+        cut = written.start_answer(conversation, model="fake-model")
+        written.finish_answer(cut, "One two three ", "cancelled")
+    go_on = asyncio.Event()
+    fake_openai.script(Reply(chunks=["four ", "five ", "six."], stall_after=1, release=go_on))
+    store = ConversationStore(path)
+    settings = settings_for(fake_openai.url)
+    app = make_app(settings, make_provider(settings), store=store, conversation_id=conversation)
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = app.screen.transcript
+        await until(pilot, lambda: answers(app) and answers(app)[-1].text == "One two three ")
+        await pilot.press("f6")
+        await until(pilot, lambda: answers(app)[-1].text == "One two three four ")
+        growing = answers(app)[-1]
+        await transcript.reveal(0)  # the reader goes to the top while it streams
+        await pilot.pause()
+        assert growing.is_mounted
+        go_on.set()
+        await settle(app, pilot)
+        await transcript.show_end()
+        await pilot.pause()
+        counted = [v for v in answers(app) if v.text.startswith("One two")]
+        assert [v.text for v in counted] == ["One two three four five six."]
+        assert counted[0] is growing and list(app.screen.query(MessageView))[-1] is growing
+    rows = store.messages(conversation)
+    store.close()
+    assert rows[-1].content == "One two three four five six."

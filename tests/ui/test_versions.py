@@ -146,3 +146,47 @@ async def test_after_a_kill_the_longer_interrupted_answer_is_reachable_after_ret
     rows = store.messages(conversation)
     store.close()
     assert rows[-1].content == long_text
+
+
+async def test_a_version_chosen_far_up_a_long_conversation_stays_after_scrolling_away(
+        fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """In a long reopened conversation only the messages near the viewport are mounted: the
+    version chosen there is the one made again when it comes back, in its own place, once."""
+    path = tmp_path / "c.db"
+    with ConversationStore(path) as written:
+        conversation = written.create_conversation(model="fake-model")
+        written.add_message(conversation, "user", "question")
+        first = written.start_answer(conversation, model="fake-model")
+        written.finish_answer(first, "first answer", "done")
+        second = written.start_answer(conversation, model="fake-model", replaces=first)
+        written.finish_answer(second, "second answer", "done")
+        for i in range(40):
+            written.add_message(conversation, "user", f"q{i}")
+            filler = written.start_answer(conversation, model="fake-model")
+            written.finish_answer(filler, f"filler {i}\n\n" + "line\n\n" * 6, "done")
+    store = ConversationStore(path)
+    settings = settings_for(fake_openai.url)
+    app = make_app(settings, make_provider(settings), store=store, conversation_id=conversation)
+    async with app.run_test(size=(80, 24)) as pilot:
+        transcript = app.screen.transcript
+        await until(pilot, lambda: transcript.stored == 82)
+        assert transcript.mounted_range[0] > 1  # the top is not mounted at the end
+        answer = await transcript.reveal(1)
+        await pilot.pause()
+        assert (answer.text, answer.versions) == ("second answer", (2, 2))
+        answer.focus()
+        await pilot.pause()
+        await pilot.press("left_square_bracket")
+        await until(pilot, lambda: any(v.text == "first answer"
+                                       for v in app.screen.query(MessageView)))
+        await transcript.show_end()  # away: the top is unmounted
+        await pilot.pause()
+        shown = [v.text for v in app.screen.query(MessageView)]
+        assert "first answer" not in shown and "second answer" not in shown, shown
+        answer = await transcript.reveal(1)  # and back
+        await pilot.pause()
+        assert (answer.text, answer.versions) == ("first answer", (1, 2))
+        shown = [v.text for v in app.screen.query(MessageView)]
+        assert shown[:3] == ["question", "first answer", "q0"], shown[:3]
+        assert "second answer" not in shown
+    store.close()

@@ -199,9 +199,7 @@ class EditAndContinue(ConversationStorage):
         growing.versions = view.versions
         if reasoning:
             growing.end_thinking(None, None)
-        with self.app.batch_update():  # no frame with both the finished and the growing view
-            await self.transcript.mount(growing, before=view)
-            await view.remove()
+        await self.transcript.replace(view, growing)
         self.transcript.scroll_end(animate=False)
         context = self.request_messages()
         mode = self.options.continue_mode

@@ -71,11 +71,7 @@ class AnswerVersions(ConversationStorage):
         self._versions.pop(message_id, None)
         self._versions[row.id] = (index + step + 1, len(versions))
         focused = self.focused is view
-        # One frame from the old version to the new: painted between the mount and the
-        # removal, both versions would show, one above the other.
-        with self.app.batch_update():
-            await self.transcript.mount(shown, before=view)
-            await view.remove()
+        await self.transcript.replace(view, shown, row=row)
         if focused:
             shown.focus(scroll_visible=False)
         self._reload_history()

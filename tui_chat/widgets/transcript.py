@@ -8,7 +8,8 @@ that come near are mounted and far ones unmounted; whatever was at the top of th
 its place on screen when the estimates above it turn out wrong (see `arrange`).
 
 Messages added while the conversation goes on (the prompt, the streaming answer) are mounted
-after the stored ones and stay mounted.
+after the stored ones and stay mounted. A view shown in place of another (a version of an
+answer, an answer continued) goes in through `replace`, which keeps this bookkeeping right.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class Transcript(VerticalScroll):
         self._end = 0
         """The mounted window: slots[_first:_end]."""
         self._estimate: Estimate = estimate_lines
+        self._view_for: Callable[[Any], Widget] | None = None
         self._width = -1
         """The width the heights are for."""
         self._offsets: list[int] | None = [0]
@@ -168,7 +170,7 @@ class Transcript(VerticalScroll):
         row of that index at the top of the viewport. Each view is made by `view_for` when it
         comes near the viewport; `estimate` guesses the height of those not made yet."""
         await self.clear()
-        self._estimate = estimate
+        self._estimate, self._view_for = estimate, view_for
         self._slots = [_Slot(row, _maker(view_for, row)) for row in rows]
         # The rows live as long as the conversation is open: out of the collector's sight
         # (as the app does with what it holds once started), a full collection does not scan
@@ -201,6 +203,38 @@ class Transcript(VerticalScroll):
             if release is not None:
                 release()
         await self.remove_children()
+
+    async def replace(self, old: Widget, new: Widget, *, row: Any = None) -> None:
+        """Put `new` where `old` is, in one frame: one painted between the two steps would
+        show both. When `old` is a stored message's view, `new` is from now on the view of
+        `row` (scrolled away and back, it is made from `row`); with no `row`, `new` leaves the
+        stored messages and stays mounted, as an answer added since does (an answer that grows
+        again must not be unmounted while it streams): `old` is then the last stored one."""
+        index = next((i for i in range(self._first, self._end) if self._slots[i].view is old),
+                     None)
+        with self.app.batch_update():
+            if index is None:
+                await self.mount(new, before=old)
+            elif row is not None:
+                slot = self._slots[index]
+                slot.row, slot.view, slot.measured = row, new, False
+                if self._view_for is not None:
+                    slot.make = _maker(self._view_for, row)
+                await self.mount(new, before=old)
+            else:
+                if index != len(self._slots) - 1:
+                    raise ValueError("only the last stored message can leave the stored ones")
+                self._slots.pop()
+                self._end = len(self._slots)
+                self._first = min(self._first, self._end)
+                self._offsets = None
+                await self.mount(new, after=self._below)
+                self._spacers()
+            if self._anchor is not None and self._anchor[0] is old:
+                self._anchor = (new, self._anchor[1])
+            if self._pending is old:
+                self._pending = new
+            await old.remove()
 
     async def reveal(self, index: int) -> Widget | None:
         """Mount stored message `index` (and its neighbours) and scroll it to the top of the
